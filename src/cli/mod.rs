@@ -1,0 +1,70 @@
+//! The command-line layer: parses arguments, calls the library, renders results, picks exit codes.
+//! It is the only code that writes to the terminal.
+
+pub mod args;
+mod output;
+mod validate;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::error::Error;
+use crate::exit;
+use args::{Cli, Command};
+pub use output::Output;
+
+/// Runs vizier with these arguments (the first is the program name) and returns the exit code.
+pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut out = Output::stdout();
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                _ => exit::USAGE,
+            };
+            let rendered = e.render().to_string();
+            if code == exit::OK {
+                out.write(&rendered);
+            } else {
+                out.error_text(&rendered);
+            }
+            return ExitCode::from(code);
+        }
+    };
+    let result = dispatch(cli.command, &mut out);
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
+    match command {
+        Command::Validate(args) => validate::run(args, out),
+        Command::Schema => {
+            out.write(&crate::schema::render());
+            Ok(exit::OK)
+        }
+        Command::Completions(args) => {
+            let mut buf = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "vizier", &mut buf);
+            out.write(&String::from_utf8_lossy(&buf));
+            Ok(exit::OK)
+        }
+        Command::Init(_) => Err(Error::NotImplemented("`vizier init`".into())),
+        Command::Run(_) => Err(Error::NotImplemented("`vizier run`".into())),
+        Command::Ci(_) => Err(Error::NotImplemented("`vizier ci`".into())),
+        Command::Hooks(_) => Err(Error::NotImplemented("`vizier hooks`".into())),
+        Command::Hook(_) => Err(Error::NotImplemented("`vizier hook`".into())),
+        Command::Jobs(_) => Err(Error::NotImplemented("`vizier jobs`".into())),
+        Command::WorkflowNode(_) => Err(Error::NotImplemented("`vizier __workflow-node`".into())),
+    }
+}

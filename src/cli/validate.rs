@@ -1,0 +1,94 @@
+//! `vizier validate`.
+
+use super::Output;
+use super::args::{DiagnosticFormat, ValidateArgs};
+use crate::diagnostic::{render_github, render_human, render_json};
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::validate::{Report, validate};
+use crate::workspace::{Index, Reader, Revision, WorkTree, Workspace, default_paths};
+
+pub fn run(args: ValidateArgs, out: &mut Output) -> Result<u8> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Read {
+        path: ".".into(),
+        source,
+    })?;
+    let workspace = Workspace::locate(&cwd);
+    let root = workspace
+        .as_ref()
+        .map_or_else(|| cwd.clone(), |w| w.root.clone());
+    let reader: Box<dyn Reader> = if args.staged {
+        Box::new(Index {
+            repo: crate::git::open(&root)?,
+        })
+    } else if let Some(rev) = &args.rev {
+        Box::new(Revision::new(crate::git::open(&root)?, rev)?)
+    } else {
+        Box::new(WorkTree { root: root.clone() })
+    };
+
+    let paths = if args.paths.is_empty() {
+        let paths = default_paths(reader.as_ref())?;
+        if paths.is_empty() {
+            return Err(Error::NoVizier { root });
+        }
+        paths
+    } else {
+        let ws = workspace.unwrap_or(Workspace { root: root.clone() });
+        let mut paths = Vec::new();
+        for given in &args.paths {
+            let rel = ws.relative(&cwd, given)?;
+            if !args.staged && args.rev.is_none() && root.join(&rel).is_dir() {
+                let names = reader.toml_names(&rel)?;
+                paths.extend(names.into_iter().map(|n| join(&rel, &n)));
+            } else {
+                paths.push(rel);
+            }
+        }
+        paths
+    };
+
+    let report = validate(reader.as_ref(), &paths)?;
+    render(&report, args.format, out);
+    Ok(if report.errors() > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn render(report: &Report, format: DiagnosticFormat, out: &mut Output) {
+    match format {
+        DiagnosticFormat::Json => out.write(&render_json(&report.files, &report.diagnostics)),
+        DiagnosticFormat::Github => out.write(&render_github(&report.diagnostics)),
+        DiagnosticFormat::Human => {
+            let color = out.color();
+            out.write(&render_human(&report.diagnostics, &report.sources, color));
+            out.write(&summary(report));
+        }
+    }
+}
+
+fn summary(report: &Report) -> String {
+    let files = report.files.len();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if report.errors() == 0 && report.warnings() == 0 {
+        format!("ok: {} valid\n", plural(files, "file"))
+    } else {
+        format!(
+            "{}: {}, {} in {}\n",
+            if report.errors() > 0 { "failed" } else { "ok" },
+            plural(report.errors(), "error"),
+            plural(report.warnings(), "warning"),
+            plural(files, "file")
+        )
+    }
+}

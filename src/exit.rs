@@ -1,0 +1,10 @@
+//! Exit codes, the same for every command (SPEC.md §4.3).
+
+/// Success.
+pub const OK: u8 = 0;
+/// The thing checked or run failed: findings, a failed run.
+pub const FAILED: u8 = 1;
+/// Usage error: a bad flag, an unknown alias, no `.vizier/` where one is needed.
+pub const USAGE: u8 = 2;
+/// Operational failure: not a git repository, an unreadable file, I/O or git errors.
+pub const OPERATIONAL: u8 = 3;

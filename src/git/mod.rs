@@ -1,0 +1,77 @@
+//! In-process reads of git objects (libgit2 through `git2`, with no network features): the index and
+//! commit trees that `--staged`, `--rev` and the hooks validate. Nothing here runs the `git` program.
+
+use std::path::Path;
+
+use git2::{ObjectType, Repository, Tree};
+
+use crate::error::{Error, Result};
+
+/// Opens the repository that contains `path`.
+pub fn open(path: &Path) -> Result<Repository> {
+    Repository::discover(path).map_err(|_| Error::NotARepo {
+        path: path.to_path_buf(),
+    })
+}
+
+/// The staged content of a file, or `None` when it is not in the index.
+pub fn index_file(repo: &Repository, rel: &str) -> Result<Option<Vec<u8>>> {
+    let index = repo.index().map_err(Error::git)?;
+    let Some(entry) = index.get_path(Path::new(rel), 0) else {
+        return Ok(None);
+    };
+    let blob = repo.find_blob(entry.id).map_err(Error::git)?;
+    Ok(Some(blob.content().to_vec()))
+}
+
+/// Staged paths under a folder prefix (ending in `/`), sorted.
+pub fn index_paths(repo: &Repository, prefix: &str) -> Result<Vec<String>> {
+    let index = repo.index().map_err(Error::git)?;
+    let mut paths: Vec<String> = index
+        .iter()
+        .filter(|e| (e.flags >> 12) & 0x3 == 0) // stage 0: not a conflict side
+        .filter_map(|e| String::from_utf8(e.path).ok())
+        .filter(|p| p.starts_with(prefix))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// The tree of the commit `rev` names.
+pub fn rev_tree<'r>(repo: &'r Repository, rev: &str) -> Result<Tree<'r>> {
+    let object = repo
+        .revparse_single(rev)
+        .map_err(|e| Error::git(format!("cannot resolve `{rev}`: {}", e.message())))?;
+    object
+        .peel_to_tree()
+        .map_err(|e| Error::git(format!("`{rev}` has no tree: {}", e.message())))
+}
+
+/// A file's content in a tree, or `None` when the tree does not hold it.
+pub fn tree_file(repo: &Repository, tree: &Tree<'_>, rel: &str) -> Result<Option<Vec<u8>>> {
+    let Ok(entry) = tree.get_path(Path::new(rel)) else {
+        return Ok(None);
+    };
+    if entry.kind() != Some(ObjectType::Blob) {
+        return Ok(None);
+    }
+    let blob = repo.find_blob(entry.id()).map_err(Error::git)?;
+    Ok(Some(blob.content().to_vec()))
+}
+
+/// The blob names directly inside folder `dir` of a tree, sorted.
+pub fn tree_names(repo: &Repository, tree: &Tree<'_>, dir: &str) -> Result<Vec<String>> {
+    let Ok(entry) = tree.get_path(Path::new(dir)) else {
+        return Ok(Vec::new());
+    };
+    let Some(sub) = entry.to_object(repo).ok().and_then(|o| o.into_tree().ok()) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = sub
+        .iter()
+        .filter(|e| e.kind() == Some(ObjectType::Blob))
+        .filter_map(|e| e.name().ok().map(str::to_owned))
+        .collect();
+    names.sort();
+    Ok(names)
+}

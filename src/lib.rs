@@ -1,0 +1,16 @@
+//! vizier: workflow templates as a checked, runnable part of a git repository.
+//!
+//! Data flows one way: `template` (model and spans) → `validate` (rules and findings) → later
+//! stages. `cli` is the only module that prints. See `docs/ARCHITECTURE.md`.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod error;
+pub mod exit;
+pub mod git;
+pub mod schema;
+pub mod template;
+pub mod validate;
+pub mod workspace;

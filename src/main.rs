@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    vizier::cli::run(std::env::args_os())
+}

@@ -1,0 +1,5 @@
+//! One integration test binary: each module drives the real `vizier` binary against real git
+//! repositories in temp folders, with an isolated git and home environment.
+
+mod support;
+mod validate;

@@ -1,0 +1,128 @@
+//! A small builder for test repositories: a temp folder with `git init`, files, commits, and a
+//! `vizier` command with an isolated environment.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vizier");
+
+pub struct Repo {
+    pub dir: TempDir,
+    pub home: TempDir,
+}
+
+/// Environment every child gets, so the developer's git config and hooks never leak into a test.
+pub fn isolate(cmd: &mut StdCommand, home: &Path) {
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("NO_COLOR", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("VIZIER_SKIP_HOOKS")
+        .env_remove("GITHUB_ACTIONS");
+}
+
+impl Repo {
+    /// An empty git repository on branch `main`.
+    pub fn new() -> Repo {
+        let repo = Repo::bare_dir();
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A temp folder that is not a git repository.
+    pub fn bare_dir() -> Repo {
+        Repo {
+            dir: tempfile::tempdir().expect("temp dir"),
+            home: tempfile::tempdir().expect("temp home"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let path = self.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.join(rel)).unwrap()
+    }
+
+    /// Runs git and asserts it succeeded; returns stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_output(args);
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn git_output(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = StdCommand::new("git");
+        cmd.args(args).current_dir(self.path());
+        isolate(&mut cmd, self.home.path());
+        cmd.output().expect("git runs")
+    }
+
+    pub fn commit_all(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    /// The real binary, run in the repository root.
+    pub fn vizier(&self) -> Command {
+        let mut std = StdCommand::new(BIN);
+        std.current_dir(self.path());
+        isolate(&mut std, self.home.path());
+        Command::from_std(std)
+    }
+}
+
+/// A minimal valid template with one shell node and a terminal.
+pub const OK_TEMPLATE: &str = r#"id = "template.ok"
+version = "v1"
+
+[[nodes]]
+id = "check"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+
+[[nodes]]
+id = "done"
+kind = "gate"
+uses = "control.terminal"
+after = [{ node_id = "check" }]
+"#;
+
+/// A template with an unknown `uses` label on line 6.
+pub const BAD_TEMPLATE: &str = r#"id = "template.bad"
+version = "v1"
+
+[[nodes]]
+id = "check"
+uses = "my-custom-thing"
+"#;
