@@ -24,6 +24,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot start {what}")]
+    Spawn {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is corrupt: {message}")]
+    Corrupt { path: String, message: String },
     #[error("`{path}` is not valid UTF-8")]
     NotUtf8 { path: String },
     #[error("`{path}` leaves the repository root")]

@@ -5,12 +5,19 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod diagnostic;
 pub mod error;
+pub mod exec;
 pub mod exit;
 pub mod git;
+pub mod launch;
+pub mod ops;
+pub mod runner;
+pub mod schedule;
 pub mod schema;
+pub mod store;
 pub mod template;
 pub mod validate;
 pub mod workspace;

@@ -2,7 +2,9 @@
 //! It is the only code that writes to the terminal.
 
 pub mod args;
+mod jobs;
 mod output;
+mod run;
 mod validate;
 
 use std::ffi::OsString;
@@ -60,11 +62,18 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::Init(_) => Err(Error::NotImplemented("`vizier init`".into())),
-        Command::Run(_) => Err(Error::NotImplemented("`vizier run`".into())),
+        Command::Run(args) => run::run(args, out),
         Command::Ci(_) => Err(Error::NotImplemented("`vizier ci`".into())),
         Command::Hooks(_) => Err(Error::NotImplemented("`vizier hooks`".into())),
         Command::Hook(_) => Err(Error::NotImplemented("`vizier hook`".into())),
-        Command::Jobs(_) => Err(Error::NotImplemented("`vizier jobs`".into())),
-        Command::WorkflowNode(_) => Err(Error::NotImplemented("`vizier __workflow-node`".into())),
+        Command::Jobs(args) => jobs::run(args, out),
+        Command::WorkflowNode(args) => {
+            let cwd = std::env::current_dir().map_err(|source| Error::Read {
+                path: ".".into(),
+                source,
+            })?;
+            crate::runner::run_node(&cwd, &args.job_id)?;
+            Ok(exit::OK)
+        }
     }
 }

@@ -75,3 +75,32 @@ pub fn tree_names(repo: &Repository, tree: &Tree<'_>, dir: &str) -> Result<Vec<S
     names.sort();
     Ok(names)
 }
+
+/// The commit `HEAD` points at and the ref it names (`refs/heads/main`, or `HEAD` when detached).
+/// An unborn branch gives the all-zero sha. `None` outside a git repository.
+pub fn head(path: &Path) -> Option<(String, String)> {
+    let repo = Repository::discover(path).ok()?;
+    let zero = "0".repeat(40);
+    match repo.head() {
+        Ok(head) => {
+            let sha = head
+                .peel_to_commit()
+                .map(|c| c.id().to_string())
+                .unwrap_or(zero);
+            let name = if repo.head_detached().unwrap_or(false) {
+                "HEAD".to_owned()
+            } else {
+                head.name().unwrap_or("HEAD").to_owned()
+            };
+            Some((sha, name))
+        }
+        Err(_) => {
+            let name = repo
+                .find_reference("HEAD")
+                .ok()
+                .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned))
+                .unwrap_or_else(|| "HEAD".to_owned());
+            Some((zero, name))
+        }
+    }
+}

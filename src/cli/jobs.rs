@@ -1,0 +1,667 @@
+//! `vizier jobs …` (SPEC.md §6): list, show, schedule, tail, retry, cancel, approve, reject, gc.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Seek, SeekFrom};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::Output;
+use super::args::{JobsAction, JobsArgs};
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::runner::{self, Cache, Scope};
+use crate::schedule;
+use crate::store::{Approval, JobRecord, Manifest, Status, Store};
+use crate::template::Class;
+use crate::workspace::Workspace;
+
+pub fn run(args: JobsArgs, out: &mut Output) -> Result<u8> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Read {
+        path: ".".into(),
+        source,
+    })?;
+    let ws = Workspace::locate(&cwd).ok_or_else(|| Error::NoVizier { root: cwd.clone() })?;
+    let store = Store::new(&ws.root);
+    match args.action {
+        JobsAction::List {
+            run,
+            status,
+            format,
+        } => list(&store, run, status, &format, out),
+        JobsAction::Show { id, format } => show(&store, &id, &format, out),
+        JobsAction::Schedule { format } => schedule_view(&store, &format, out),
+        JobsAction::Tail { id, follow } => tail(&store, &id, follow, out),
+        JobsAction::Retry { id } => retry(&store, &id, out),
+        JobsAction::Cancel { id } => cancel(&store, &id, out),
+        JobsAction::Approve { id } => decide(&store, &id, None, out),
+        JobsAction::Reject { id, reason } => decide(
+            &store,
+            &id,
+            Some(reason.unwrap_or_else(|| "rejected".into())),
+            out,
+        ),
+        JobsAction::Gc { keep } => gc(&store, keep.unwrap_or(20), out),
+    }
+}
+
+/// Bring undriven runs up to date before reading (finish vanished jobs, start ready ones).
+fn refresh(store: &Store, out: &mut Output) {
+    if !store.dir.exists() {
+        return;
+    }
+    match runner::tick(store, Scope::Undriven, &mut Cache::default()) {
+        Ok(report) => {
+            for w in report.warnings {
+                out.error_text(&format!("warning: {w}\n"));
+            }
+        }
+        Err(e) => out.error_text(&format!("warning: could not update the schedule: {e}\n")),
+    }
+}
+
+fn check_format(format: &str, allowed: &[&str]) -> Result<()> {
+    if allowed.contains(&format) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "unknown format `{format}`; expected one of: {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+/// One row of `jobs list`.
+struct Row {
+    job_id: String,
+    run_id: String,
+    node_id: String,
+    status: String,
+    attempt: String,
+    operation: String,
+    started_at: String,
+    finished_at: String,
+}
+
+fn str_of(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
+    let (manifests, bad) = store.all_manifests();
+    for (path, e) in bad {
+        out.error_text(&format!(
+            "warning: skipping corrupt run manifest {path}: {e}\n"
+        ));
+    }
+    let mut covered: HashSet<String> = HashSet::new();
+    let mut rows = Vec::new();
+    for m in &manifests {
+        for n in &m.nodes {
+            covered.insert(n.job_id.clone());
+            rows.push(Row {
+                job_id: n.job_id.clone(),
+                run_id: m.run_id.clone(),
+                node_id: n.node_id.clone(),
+                status: n.status.as_str().to_owned(),
+                attempt: n.attempts.to_string(),
+                operation: n
+                    .executor_operation
+                    .clone()
+                    .or_else(|| n.control_policy.clone())
+                    .unwrap_or_default(),
+                started_at: n.started_at.clone().unwrap_or_default(),
+                finished_at: n.finished_at.clone().unwrap_or_default(),
+            });
+        }
+    }
+    // Records without a manifest: older versions' jobs, listed from their own job.json.
+    for id in store.job_ids() {
+        if covered.contains(&id) {
+            continue;
+        }
+        match store.read_job(&id) {
+            Ok(record) => {
+                let md = &record.metadata;
+                rows.push(Row {
+                    job_id: if record.job_id.is_empty() {
+                        id.clone()
+                    } else {
+                        record.job_id.clone()
+                    },
+                    run_id: str_of(md.get("workflow_run_id")),
+                    node_id: str_of(md.get("workflow_node_id")),
+                    status: if record.status.is_empty() {
+                        "unknown".into()
+                    } else {
+                        record.status.clone()
+                    },
+                    attempt: str_of(md.get("workflow_node_attempt")),
+                    operation: md
+                        .get("workflow_executor_operation")
+                        .or_else(|| md.get("workflow_control_policy"))
+                        .map(|v| str_of(Some(v)))
+                        .or_else(|| {
+                            md.get("workflow_capability_id")
+                                .map(|v| format!("{} (legacy)", str_of(Some(v))))
+                        })
+                        .unwrap_or_default(),
+                    started_at: record.started_at.clone().unwrap_or_default(),
+                    finished_at: record.finished_at.clone().unwrap_or_default(),
+                });
+            }
+            Err(e) => out.error_text(&format!("warning: skipping corrupt job record: {e}\n")),
+        }
+    }
+    rows
+}
+
+fn list(
+    store: &Store,
+    run: Option<String>,
+    status: Option<String>,
+    format: &str,
+    out: &mut Output,
+) -> Result<u8> {
+    check_format(format, &["table", "json"])?;
+    if let Some(s) = &status
+        && Status::parse(s).is_none()
+        && s != "unknown"
+    {
+        return Err(Error::Usage(format!(
+            "unknown status `{s}`; expected one of: {}",
+            Status::ALL.map(|s| s.as_str()).join(", ")
+        )));
+    }
+    refresh(store, out);
+    let rows: Vec<Row> = rows(store, out)
+        .into_iter()
+        .filter(|r| run.as_ref().is_none_or(|id| &r.run_id == id))
+        .filter(|r| status.as_ref().is_none_or(|s| &r.status == s))
+        .collect();
+    if format == "json" {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "job_id": r.job_id, "run_id": r.run_id, "node_id": r.node_id, "status": r.status,
+                    "attempt": r.attempt, "operation": r.operation,
+                    "started_at": r.started_at, "finished_at": r.finished_at,
+                })
+            })
+            .collect();
+        out.write(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&list).expect("serializes")
+        ));
+        return Ok(exit::OK);
+    }
+    let mut text = String::with_capacity(rows.len() * 120);
+    let width = rows
+        .iter()
+        .map(|r| r.job_id.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    text.push_str(&format!(
+        "{:width$}  {:21}  {:7}  {:26}  {}\n",
+        "JOB", "STATUS", "ATTEMPT", "OPERATION", "FINISHED"
+    ));
+    for r in &rows {
+        text.push_str(&format!(
+            "{:width$}  {:21}  {:7}  {:26}  {}\n",
+            r.job_id, r.status, r.attempt, r.operation, r.finished_at
+        ));
+    }
+    out.write(&text);
+    Ok(exit::OK)
+}
+
+fn show(store: &Store, id: &str, format: &str, out: &mut Output) -> Result<u8> {
+    check_format(format, &["text", "json"])?;
+    refresh(store, out);
+    if !store.job_path(id).exists() {
+        return Err(Error::Usage(format!(
+            "no job `{id}` in {}",
+            store.dir.display()
+        )));
+    }
+    let mut record = store.read_job(id)?;
+    // The manifest is the scheduling truth; a record can trail it by one step after a crash.
+    if let Ok((run_id, index)) = runner::run_of_job(store, id)
+        && let Ok(Some(m)) = store.load_manifest(&run_id)
+    {
+        let n = &m.nodes[index];
+        record.status = n.status.as_str().to_owned();
+        record.exit_code = n.exit_code;
+        record.started_at = n.started_at.clone();
+        record.finished_at = n.finished_at.clone();
+        record.reason = n.reason.clone();
+    }
+    if format == "json" {
+        out.write(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&record).expect("serializes")
+        ));
+        return Ok(exit::OK);
+    }
+    out.write(&show_text(&record));
+    Ok(exit::OK)
+}
+
+/// `label: value` rows, identity first; legacy ids are labelled as such, nothing is invented.
+pub fn show_text(record: &JobRecord) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut push = |label: &str, value: String| {
+        if !value.is_empty() {
+            rows.push((label.to_owned(), value));
+        }
+    };
+    push("job_id", record.job_id.clone());
+    push("status", record.status.clone());
+    let md = &record.metadata;
+    for key in [
+        "workflow_executor_class",
+        "workflow_executor_operation",
+        "workflow_control_policy",
+    ] {
+        if let Some(v) = md.get(key) {
+            let mut value = str_of(Some(v));
+            if key == "workflow_executor_class"
+                && let Some(class) = Class::parse_executor_class(&value)
+            {
+                value = class.to_string();
+            }
+            push(key, value);
+        }
+    }
+    if let Some(v) = md.get("workflow_capability_id") {
+        push("workflow_capability_id (legacy)", str_of(Some(v)));
+    }
+    push("command", record.command.join(" "));
+    push("created_at", record.created_at.clone().unwrap_or_default());
+    push("started_at", record.started_at.clone().unwrap_or_default());
+    push(
+        "finished_at",
+        record.finished_at.clone().unwrap_or_default(),
+    );
+    push(
+        "exit_code",
+        record.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+    );
+    push("pid", record.pid.map(|c| c.to_string()).unwrap_or_default());
+    push("reason", record.reason.clone().unwrap_or_default());
+    if let Some(a) = &record.approval {
+        push(
+            "approval",
+            format!(
+                "{}{}",
+                a.state,
+                a.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    push("after", record.schedule.after.join(", "));
+    if let Some(w) = &record.schedule.wait_reason {
+        push("wait_reason", format!("{}: {}", w.kind, w.detail));
+    }
+    push("waited_on", record.schedule.waited_on.join("; "));
+    for (k, v) in md {
+        if matches!(
+            k.as_str(),
+            "workflow_executor_class"
+                | "workflow_executor_operation"
+                | "workflow_control_policy"
+                | "workflow_capability_id"
+        ) {
+            continue;
+        }
+        push(k, str_of(Some(v)));
+    }
+    for (k, v) in &record.extra {
+        push(k, str_of(Some(v)));
+    }
+    let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(l, v)| format!("{:width$}  {}\n", format!("{l}:"), v, width = width + 1))
+        .collect()
+}
+
+fn schedule_view(store: &Store, format: &str, out: &mut Output) -> Result<u8> {
+    check_format(format, &["summary", "dag", "json", "mermaid"])?;
+    refresh(store, out);
+    let (manifests, bad) = store.all_manifests();
+    for (path, e) in bad {
+        out.error_text(&format!(
+            "warning: skipping corrupt run manifest {path}: {e}\n"
+        ));
+    }
+    let text = match format {
+        "json" => {
+            let runs: Vec<Value> = manifests
+                .iter()
+                .map(|m| {
+                    json!({
+                        "run_id": m.run_id,
+                        "template": m.template.as_ref().map(|t| format!("{}@{}", t.id, t.version)),
+                        "outcome": m.outcome,
+                        "nodes": m.nodes.iter().map(|n| json!({
+                            "job_id": n.job_id, "node_id": n.node_id, "status": n.status,
+                            "after": n.after, "wait_reason": n.wait_reason, "attempts": n.attempts,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            format!(
+                "{}\n",
+                serde_json::to_string(&json!({ "version": 1, "runs": runs })).expect("serializes")
+            )
+        }
+        "mermaid" => manifests.iter().map(mermaid).collect::<Vec<_>>().join("\n"),
+        "dag" => {
+            let mut s = String::new();
+            for m in &manifests {
+                s.push_str(&format!("{}\n", m.run_id));
+                for n in &m.nodes {
+                    let after: Vec<&str> = n
+                        .after
+                        .iter()
+                        .map(|a| a.strip_prefix(&format!("{}-", m.run_id)).unwrap_or(a))
+                        .collect();
+                    s.push_str(&format!(
+                        "  {} [{}]{}\n",
+                        n.node_id,
+                        n.status,
+                        if after.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ← {}", after.join(", "))
+                        }
+                    ));
+                }
+            }
+            s
+        }
+        _ => {
+            let mut s = String::new();
+            for m in &manifests {
+                let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                for n in &m.nodes {
+                    *counts.entry(n.status.as_str()).or_default() += 1;
+                }
+                s.push_str(&format!(
+                    "{}  {}  {}  {}\n",
+                    m.run_id,
+                    m.template.as_ref().map_or(String::new(), |t| t.id.clone()),
+                    m.outcome.as_deref().unwrap_or("active"),
+                    counts
+                        .iter()
+                        .map(|(k, v)| format!("{v} {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                if !m.is_finished() {
+                    for n in m.nodes.iter().filter(|n| !n.status.is_terminal()) {
+                        let why = n
+                            .wait_reason
+                            .as_ref()
+                            .map(|w| format!(" ({}: {})", w.kind, w.detail))
+                            .unwrap_or_default();
+                        s.push_str(&format!("  {} {}{}\n", n.node_id, n.status, why));
+                    }
+                }
+            }
+            s
+        }
+    };
+    out.write(&text);
+    Ok(exit::OK)
+}
+
+/// A mermaid flowchart of one run, nodes coloured by status, stages as subgraphs.
+pub fn mermaid(m: &Manifest) -> String {
+    let id = |n: &str| format!("n_{}", n.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    let mut s = format!("%% {}\nflowchart TD\n", m.run_id);
+    let mut stages: BTreeMap<&str, Vec<&crate::store::ManifestNode>> = BTreeMap::new();
+    let mut loose = Vec::new();
+    for n in &m.nodes {
+        match &n.stage {
+            Some(stage) => stages.entry(stage.as_str()).or_default().push(n),
+            None => loose.push(n),
+        }
+    }
+    let label = |n: &crate::store::ManifestNode| {
+        format!(
+            "{}[\"{}<br/>{}\"]:::{}",
+            id(&n.job_id),
+            n.node_id.replace('"', "#quot;"),
+            n.status,
+            n.status
+        )
+    };
+    for (stage, nodes) in &stages {
+        s.push_str(&format!(
+            "  subgraph {}[\"{stage}\"]\n",
+            id(&format!("stage_{stage}"))
+        ));
+        for n in nodes {
+            s.push_str(&format!("    {}\n", label(n)));
+        }
+        s.push_str("  end\n");
+    }
+    for n in loose {
+        s.push_str(&format!("  {}\n", label(n)));
+    }
+    for n in &m.nodes {
+        for a in &n.after {
+            s.push_str(&format!("  {} --> {}\n", id(a), id(&n.job_id)));
+        }
+    }
+    for (status, colour) in [
+        ("succeeded", "#2da44e"),
+        ("failed", "#cf222e"),
+        ("blocked", "#bf8700"),
+        ("blocked_by_dependency", "#bf8700"),
+        ("blocked_by_approval", "#bf8700"),
+        ("cancelled", "#6e7781"),
+        ("skipped", "#d0d7de"),
+        ("running", "#0969da"),
+        ("queued", "#ffffff"),
+        ("waiting_on_deps", "#ffffff"),
+        ("waiting_on_approval", "#fff8c5"),
+        ("waiting_on_locks", "#fff8c5"),
+    ] {
+        s.push_str(&format!(
+            "  classDef {status} fill:{colour},stroke:#57606a\n"
+        ));
+    }
+    s
+}
+
+fn tail(store: &Store, id: &str, follow: bool, out: &mut Output) -> Result<u8> {
+    if !store.job_dir(id).is_dir() {
+        return Err(Error::Usage(format!("no job `{id}`")));
+    }
+    let paths = [
+        store.job_dir(id).join("stdout.log"),
+        store.job_dir(id).join("stderr.log"),
+    ];
+    let mut offsets = [0u64; 2];
+    loop {
+        for (k, path) in paths.iter().enumerate() {
+            let Ok(mut file) = std::fs::File::open(path) else {
+                continue;
+            };
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if len < offsets[k] {
+                offsets[k] = 0; // truncated by a retry
+            }
+            if len == offsets[k] {
+                continue;
+            }
+            let _ = file.seek(SeekFrom::Start(offsets[k]));
+            let mut buf = Vec::new();
+            let _ = file.read_to_end(&mut buf);
+            offsets[k] += buf.len() as u64;
+            out.write(&String::from_utf8_lossy(&buf));
+        }
+        if !follow {
+            return Ok(exit::OK);
+        }
+        let done = match runner::run_of_job(store, id) {
+            Ok((run, index)) => store
+                .load_manifest(&run)?
+                .is_none_or(|m| m.nodes[index].status.is_terminal()),
+            Err(_) => true,
+        };
+        if done {
+            return Ok(exit::OK);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        refresh(store, out);
+    }
+}
+
+fn retry(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
+    let (run_id, index) = runner::run_of_job(store, id)?;
+    runner::update_run(store, &run_id, |plan, m| {
+        let rewound = plan.downstream(index);
+        if let Some(&busy) = rewound
+            .iter()
+            .find(|&&j| m.nodes[j].status == Status::Running)
+        {
+            return Err(Error::Usage(format!(
+                "cannot retry `{id}`: `{}` is still running (cancel it first)",
+                m.nodes[busy].job_id
+            )));
+        }
+        for &j in &rewound {
+            let job_id = m.nodes[j].job_id.clone();
+            schedule::requeue(&mut m.nodes[j]);
+            m.nodes[j].loops = 0;
+            m.nodes[j].waited_on.clear();
+            for stream in ["stdout.log", "stderr.log"] {
+                let path = store.job_dir(&job_id).join(stream);
+                std::fs::File::create(&path).map_err(|source| Error::Write { path, source })?;
+            }
+            let _ = std::fs::remove_file(store.outcome_path(&job_id));
+            for art in &plan.nodes[j].produces {
+                let _ = std::fs::remove_file(
+                    store
+                        .artifact_marker_dir(&run_id, &art.type_id, &art.key)
+                        .join(&job_id),
+                );
+                let _ = std::fs::remove_file(
+                    store
+                        .artifact_data_dir(&run_id, &art.type_id, &art.key)
+                        .join(format!("{job_id}.json")),
+                );
+            }
+        }
+        Ok(rewound)
+    })?;
+    out.write(&format!(
+        "rewound {id} and everything downstream of it; run {run_id} continues\n"
+    ));
+    Ok(exit::OK)
+}
+
+fn cancel(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
+    let (run_id, index) = runner::run_of_job(store, id)?;
+    let mut process = None;
+    let mut attempt = 0;
+    runner::update_run(store, &run_id, |_, m| {
+        let node = &mut m.nodes[index];
+        if node.status.is_terminal() {
+            return Err(Error::Usage(format!(
+                "`{id}` already ended ({})",
+                node.status
+            )));
+        }
+        process = node.process.clone();
+        attempt = node.attempts;
+        node.status = Status::Cancelled;
+        node.outcome = None;
+        node.reason = Some("cancelled by `vizier jobs cancel`".into());
+        node.finished_at = Some(crate::store::now());
+        node.process = None;
+        Ok(vec![index])
+    })?;
+    if let Some(p) = process {
+        // Stop the claimant too, in case a duplicate start won the claim.
+        let attempt_owner = crate::exec::claimant(store, id, attempt);
+        crate::exec::stop_group(&p, Duration::from_secs(3));
+        if let Some(owner) = attempt_owner {
+            crate::exec::stop_group(&owner, Duration::from_secs(3));
+        }
+    }
+    out.write(&format!("cancelled {id}\n"));
+    Ok(exit::OK)
+}
+
+fn decide(store: &Store, id: &str, reject: Option<String>, out: &mut Output) -> Result<u8> {
+    let (run_id, index) = runner::run_of_job(store, id)?;
+    let plan = store.load_plan(&run_id)?;
+    if !plan.nodes[index].approval_required() {
+        return Err(Error::Usage(format!("`{id}` has no approval gate")));
+    }
+    let verb = if reject.is_some() {
+        "rejected"
+    } else {
+        "approved"
+    };
+    runner::update_run(store, &run_id, |_, m| {
+        let node = &mut m.nodes[index];
+        if node.status.is_terminal() || node.status == Status::Running {
+            return Err(Error::Usage(format!(
+                "`{id}` is not waiting for approval ({})",
+                node.status
+            )));
+        }
+        node.approval = Some(Approval {
+            state: verb.to_owned(),
+            reason: reject.clone(),
+            at: crate::store::now(),
+        });
+        Ok(vec![index])
+    })?;
+    out.write(&format!("{verb} {id}\n"));
+    Ok(exit::OK)
+}
+
+fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
+    let _lock = store.lock()?;
+    let active: HashSet<String> = store.active_runs()?.into_iter().collect();
+    let (manifests, _) = store.all_manifests();
+    let finished: Vec<&Manifest> = manifests
+        .iter()
+        .filter(|m| !active.contains(&m.run_id) && m.is_finished())
+        .collect();
+    let remove = finished.len().saturating_sub(keep);
+    let mut removed = 0;
+    for m in finished.iter().take(remove) {
+        for n in &m.nodes {
+            let _ = std::fs::remove_dir_all(store.job_dir(&n.job_id));
+        }
+        let _ = std::fs::remove_dir_all(store.dir.join("artifacts/custom").join(&m.run_id));
+        let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
+        let _ = std::fs::remove_file(store.plan_path(&m.run_id));
+        std::fs::remove_file(store.manifest_path(&m.run_id)).map_err(|source| Error::Write {
+            path: store.manifest_path(&m.run_id),
+            source,
+        })?;
+        removed += 1;
+    }
+    out.write(&format!(
+        "removed {removed} finished run(s); kept {}\n",
+        finished.len() - removed
+    ));
+    Ok(exit::OK)
+}

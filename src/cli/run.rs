@@ -1,0 +1,222 @@
+//! `vizier run`: validate, compile, materialize, then drive the run in the foreground.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::Output;
+use super::args::{RunArgs, RunFormat};
+use crate::diagnostic::render_human;
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::launch::{self, Prepared};
+use crate::runner::{self, Cache, Scope};
+use crate::store::{Manifest, Status, Store};
+use crate::workspace::Workspace;
+
+pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Read {
+        path: ".".into(),
+        source,
+    })?;
+    let ws = Workspace::locate(&cwd)
+        .filter(Workspace::has_vizier)
+        .ok_or_else(|| Error::NoVizier { root: cwd.clone() })?;
+    let (config, config_report) = launch::load_config(&ws.root)?;
+    if let Some(report) = config_report {
+        out.write(&render_human(
+            &report.diagnostics,
+            &report.sources,
+            out.color(),
+        ));
+        return Ok(exit::FAILED);
+    }
+    let resolved = launch::resolve(&ws, &cwd, &args.template, config.as_ref())?;
+    let trigger = launch::local_trigger(&ws.root);
+    let mut plan = match launch::prepare(&ws.root, &resolved, &args.set, trigger)? {
+        Prepared::Invalid(report) => {
+            out.write(&render_human(
+                &report.diagnostics,
+                &report.sources,
+                out.color(),
+            ));
+            out.write(&format!(
+                "failed: {} error(s); nothing was run or written\n",
+                report.errors()
+            ));
+            return Ok(exit::FAILED);
+        }
+        Prepared::Ready(plan) => *plan,
+    };
+    let store = Store::new(&ws.root);
+
+    if args.dry_run {
+        store.assign_free_run_id(&mut plan);
+        match args.format {
+            RunFormat::Json => {
+                let jobs: Vec<_> = plan
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        serde_json::json!({
+                            "job_id": n.job_id,
+                            "node_id": n.node_id,
+                            "uses": n.uses,
+                            "after": n.deps.iter().map(|d| plan.nodes[d.node].job_id.clone()).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let text = serde_json::to_string_pretty(&serde_json::json!({
+                    "run_id": plan.run_id,
+                    "template": plan.template,
+                    "params": plan.params,
+                    "jobs": jobs,
+                }))
+                .expect("serializes");
+                out.write(&format!("{text}\n"));
+            }
+            RunFormat::Text => {
+                out.write(&format!(
+                    "would create run {} ({} {}), {} jobs:\n",
+                    plan.run_id,
+                    plan.template.id,
+                    plan.template.version,
+                    plan.nodes.len()
+                ));
+                for n in &plan.nodes {
+                    let after: Vec<&str> = n
+                        .deps
+                        .iter()
+                        .map(|d| plan.nodes[d.node].node_id.as_str())
+                        .collect();
+                    out.write(&format!(
+                        "  {}  {}{}\n",
+                        n.job_id,
+                        n.uses,
+                        if after.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  after {}", after.join(", "))
+                        }
+                    ));
+                }
+            }
+        }
+        return Ok(exit::OK);
+    }
+
+    let manifest = launch::materialize(&store, &mut plan, !args.detach)?;
+    if args.detach {
+        runner::tick(&store, Scope::Undriven, &mut Cache::default())?;
+        match args.format {
+            RunFormat::Json => out.write(&format!(
+                "{}\n",
+                serde_json::json!({ "run_id": manifest.run_id, "jobs": manifest.nodes.iter().map(|n| &n.job_id).collect::<Vec<_>>() })
+            )),
+            RunFormat::Text => out.write(&format!(
+                "started run {} ({} jobs); follow it with `vizier jobs list --run {}`\n",
+                manifest.run_id,
+                manifest.nodes.len(),
+                manifest.run_id
+            )),
+        }
+        return Ok(exit::OK);
+    }
+
+    let started = Instant::now();
+    let text = args.format == RunFormat::Text;
+    if text {
+        out.write(&format!(
+            "run {} · {} {} · {} nodes\n",
+            plan.run_id,
+            plan.template.id,
+            plan.template.version,
+            plan.nodes.len()
+        ));
+    }
+    let mut seen: HashMap<usize, (Status, u32)> = HashMap::new();
+    let final_manifest = runner::drive(&store, &plan.run_id, &mut |m: &Manifest| {
+        if text {
+            report_changes(m, &mut seen, out);
+        }
+    })?;
+    let succeeded = final_manifest.outcome.as_deref() == Some("succeeded");
+    match args.format {
+        RunFormat::Json => {
+            let text = serde_json::to_string_pretty(&final_manifest).expect("serializes");
+            out.write(&format!("{text}\n"));
+        }
+        RunFormat::Text => {
+            let mut counts: Vec<(Status, usize)> = Vec::new();
+            for n in &final_manifest.nodes {
+                match counts.iter_mut().find(|(s, _)| *s == n.status) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((n.status, 1)),
+                }
+            }
+            let summary: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
+            out.write(&format!(
+                "run {} {} in {:.1}s ({})\n",
+                final_manifest.run_id,
+                final_manifest.outcome.as_deref().unwrap_or("ended"),
+                started.elapsed().as_secs_f64(),
+                summary.join(", ")
+            ));
+        }
+    }
+    Ok(if succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// One line per node start and finish, found by comparing with what was printed before.
+fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>, out: &mut Output) {
+    for (i, node) in m.nodes.iter().enumerate() {
+        let now = (node.status, node.attempts);
+        let before = seen.get(&i).copied();
+        if before == Some(now) {
+            continue;
+        }
+        seen.insert(i, now);
+        if let Some((Status::Running, old)) = before
+            && node.attempts > old
+        {
+            out.write(&format!(
+                "  ↺ {} (attempt {old}) ended and looped back\n",
+                node.node_id
+            ));
+        }
+        let attempt = if node.attempts > 1 {
+            format!(" (attempt {})", node.attempts)
+        } else {
+            String::new()
+        };
+        let line = match node.status {
+            Status::Queued | Status::WaitingOnDeps => continue,
+            Status::Running => format!("  ▶ {}{attempt} started", node.node_id),
+            Status::WaitingOnApproval | Status::WaitingOnLocks => format!(
+                "  … {} {}: {}",
+                node.node_id,
+                node.status,
+                node.wait_reason
+                    .as_ref()
+                    .map_or(String::new(), |w| w.detail.clone())
+            ),
+            status => {
+                let mark = match status {
+                    Status::Succeeded => "✔",
+                    Status::Skipped => "○",
+                    _ => "✘",
+                };
+                let code = node
+                    .exit_code
+                    .filter(|c| *c != 0)
+                    .map(|c| format!(" (exit {c})"))
+                    .unwrap_or_default();
+                let why = match (&node.reason, status) {
+                    (Some(r), s) if s != Status::Succeeded => format!(": {r}"),
+                    _ => String::new(),
+                };
+                format!("  {mark} {}{attempt} {status}{code}{why}", node.node_id)
+            }
+        };
+        out.write(&format!("{line}\n"));
+    }
+}

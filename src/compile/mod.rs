@@ -1,0 +1,536 @@
+//! Compile (SPEC.md §5): a valid template plus params and a trigger become a [`Plan`] — one job per
+//! node with its resolved args, its dependencies by index, its loop-backs, and the deterministic
+//! run and job ids. Pure: nothing here reads or writes the job store.
+
+mod hash;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::template::graph::{DepKind, Graph};
+use crate::template::params::{env_name, substitute};
+use crate::template::{Outcome, Precondition, Template};
+
+pub use hash::policy_snapshot_hash;
+
+pub const PLAN_FORMAT: u32 = 1;
+
+/// What started a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Trigger {
+    /// `local`, `push`, …
+    pub kind: String,
+    pub sha: String,
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Paths changed by the push, when known (SPEC.md §12).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_files: Vec<String>,
+    /// Extra event values for scripts, exported as environment variables only (SPEC.md §10).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TemplateRef {
+    pub id: String,
+    pub version: String,
+    pub path: String,
+    pub policy_snapshot_hash: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DepOn {
+    /// Waits for the upstream to succeed.
+    Success,
+    /// A handler: waits for the upstream to end `failed`.
+    Failed,
+    /// A handler: waits for the upstream to end `blocked`.
+    Blocked,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanDep {
+    pub node: usize,
+    pub on: DepOn,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanLoop {
+    pub outcome: String,
+    pub target: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanGate {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default = "yes")]
+    pub required: bool,
+    #[serde(default)]
+    pub auto_resolve: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanLock {
+    pub key: String,
+    pub mode: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanArtifact {
+    pub type_id: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanPrecondition {
+    CleanWorktree,
+    BranchExists { branch: String },
+}
+
+/// One node of the plan, which becomes one job.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanNode {
+    pub node_id: String,
+    pub job_id: String,
+    pub uses: String,
+    /// `executor` or `control`.
+    pub class: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_operation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_policy: Option<String>,
+    pub args: BTreeMap<String, String>,
+    pub deps: Vec<PlanDep>,
+    pub loops: Vec<PlanLoop>,
+    pub retry_budget: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_mode: Option<String>,
+    pub gates: Vec<PlanGate>,
+    pub locks: Vec<PlanLock>,
+    pub needs: Vec<PlanArtifact>,
+    /// Artifacts produced on success (the only outcome the runtime produces for today).
+    pub produces: Vec<PlanArtifact>,
+    pub preconditions: Vec<PlanPrecondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+}
+
+impl PlanNode {
+    pub fn identity(&self) -> Option<&'static crate::template::Identity> {
+        crate::template::identity::lookup(&self.uses)
+    }
+
+    pub fn approval_required(&self) -> bool {
+        self.gates
+            .iter()
+            .any(|g| g.kind == "approval" && g.required)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanPolicy {
+    pub failure_mode: String,
+    pub max_requeues: u64,
+}
+
+/// A compiled run: everything the scheduler needs, fixed at materialization.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Plan {
+    pub format_version: u32,
+    pub run_id: String,
+    pub template: TemplateRef,
+    pub params: BTreeMap<String, String>,
+    pub trigger: Trigger,
+    pub policy: PlanPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub nodes: Vec<PlanNode>,
+}
+
+impl Plan {
+    /// The environment every script of this run sees (SPEC.md §10), besides the per-job ids.
+    pub fn script_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (env_name(k), v.clone()))
+            .collect();
+        env.push(("VIZIER_RUN_ID".into(), self.run_id.clone()));
+        env.push(("VIZIER_SHA".into(), self.trigger.sha.clone()));
+        env.push(("VIZIER_REF".into(), self.trigger.ref_name.clone()));
+        if let Some(before) = &self.trigger.before {
+            env.push(("VIZIER_BEFORE".into(), before.clone()));
+        }
+        for (k, v) in &self.trigger.env {
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+
+    /// Nodes that (transitively) depend on `start`, and `start` itself, ascending.
+    pub fn downstream(&self, start: usize) -> Vec<usize> {
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for dep in &node.deps {
+                dependents[dep.node].push(i);
+            }
+        }
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack = vec![start];
+        seen[start] = true;
+        while let Some(n) = stack.pop() {
+            for &d in &dependents[n] {
+                if !seen[d] {
+                    seen[d] = true;
+                    stack.push(d);
+                }
+            }
+        }
+        (0..seen.len()).filter(|&i| seen[i]).collect()
+    }
+}
+
+/// Why compiling failed; all are the caller's input problems (exit 2) except none today.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("unknown param `{name}` in --set; the template declares: {declared}")]
+    UnknownParam { name: String, declared: String },
+    #[error("--set takes NAME=VALUE, got `{0}`")]
+    BadSet(String),
+    #[error("param `{name}` refers to itself through `${{…}}`")]
+    ParamCycle { name: String },
+    #[error("node `{node}`: {message}")]
+    Node { node: String, message: String },
+}
+
+/// Applies `--set` overrides and resolves `${}` inside param values themselves.
+pub fn resolve_params(
+    template: &Template,
+    sets: &[String],
+) -> Result<BTreeMap<String, String>, CompileError> {
+    let mut raw: BTreeMap<String, String> = template
+        .params
+        .iter()
+        .map(|p| (p.name.value.clone(), p.default.value.clone()))
+        .collect();
+    for set in sets {
+        let Some((name, value)) = set.split_once('=') else {
+            return Err(CompileError::BadSet(set.clone()));
+        };
+        if !raw.contains_key(name) {
+            let declared = if raw.is_empty() {
+                "(no params)".to_owned()
+            } else {
+                raw.keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(CompileError::UnknownParam {
+                name: name.to_owned(),
+                declared,
+            });
+        }
+        raw.insert(name.to_owned(), value.to_owned());
+    }
+    // Params may refer to params (`branch = "draft/${slug}"`); resolve them depth-first.
+    let mut resolved: BTreeMap<String, String> = BTreeMap::new();
+    fn resolve(
+        name: &str,
+        raw: &BTreeMap<String, String>,
+        resolved: &mut BTreeMap<String, String>,
+        stack: &mut Vec<String>,
+    ) -> Result<String, CompileError> {
+        if let Some(v) = resolved.get(name) {
+            return Ok(v.clone());
+        }
+        if stack.iter().any(|s| s == name) {
+            return Err(CompileError::ParamCycle {
+                name: name.to_owned(),
+            });
+        }
+        stack.push(name.to_owned());
+        let text = raw.get(name).cloned().unwrap_or_default();
+        let mut out = String::new();
+        for piece in crate::template::params::pieces(&text) {
+            match piece {
+                crate::template::params::Piece::Literal(s)
+                | crate::template::params::Piece::Unclosed(s) => out.push_str(s),
+                crate::template::params::Piece::Ref(r) if raw.contains_key(r) => {
+                    out.push_str(&resolve(r, raw, resolved, stack)?);
+                }
+                // An unknown name stays literal here; the validator reports it where it matters.
+                crate::template::params::Piece::Ref(r) => {
+                    out.push_str("${");
+                    out.push_str(r);
+                    out.push('}');
+                }
+            }
+        }
+        stack.pop();
+        resolved.insert(name.to_owned(), out.clone());
+        Ok(out)
+    }
+    for name in raw.keys() {
+        resolve(name, &raw, &mut resolved, &mut Vec::new())?;
+    }
+    Ok(resolved)
+}
+
+/// Sanitizes a node id for use in a job id: `[A-Za-z0-9_.-]`, anything else becomes `_`.
+pub fn sanitize(node_id: &str) -> String {
+    node_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `run-` + 16 hex chars of SHA-256 over the inputs of SPEC.md §5.1.
+pub fn run_id(
+    policy_hash: &str,
+    params: &BTreeMap<String, String>,
+    trigger: &Trigger,
+    sequence: u64,
+) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(policy_hash.as_bytes());
+    for (k, v) in params {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    field(trigger.sha.as_bytes());
+    field(trigger.ref_name.as_bytes());
+    field(sequence.to_string().as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("run-{hex}")
+}
+
+/// Compiles a valid template. `run_id` is filled in by the caller once the sequence number is known
+/// (see [`assign_run_id`]).
+pub fn compile(
+    template: &Template,
+    template_path: &str,
+    params: BTreeMap<String, String>,
+    trigger: Trigger,
+    alias: Option<String>,
+) -> Result<Plan, CompileError> {
+    let policy_hash = policy_snapshot_hash(template);
+    let graph = Graph::build(template);
+    let lookup = |name: &str| params.get(name).map(String::as_str);
+    let subst = |node: &str, text: &str| {
+        substitute(text, lookup).map_err(|name| CompileError::Node {
+            node: node.to_owned(),
+            message: format!("`${{{name}}}` names an undeclared param"),
+        })
+    };
+    let mut stage_of: HashMap<usize, String> = HashMap::new();
+    for stage in &template.stages {
+        for i in stage.nodes.clone() {
+            stage_of.insert(i, stage.name.clone());
+        }
+    }
+    let mut nodes = Vec::with_capacity(template.nodes.len());
+    for (i, node) in template.nodes.iter().enumerate() {
+        let node_id = node.id_str().unwrap_or_default().to_owned();
+        let row = node.identity().ok_or_else(|| CompileError::Node {
+            node: node_id.clone(),
+            message: "uses a label that is not canonical".into(),
+        })?;
+        let mut args = BTreeMap::new();
+        for (k, v) in &node.args {
+            args.insert(k.value.clone(), subst(&node_id, &v.value)?);
+        }
+        let mut gates = Vec::new();
+        for g in &node.gates {
+            gates.push(PlanGate {
+                kind: g
+                    .kind
+                    .as_ref()
+                    .map_or("custom", |k| k.value.as_str())
+                    .to_owned(),
+                script: g
+                    .script
+                    .as_ref()
+                    .map(|s| subst(&node_id, &s.value))
+                    .transpose()?,
+                policy: g.policy.as_ref().map(|p| p.value.clone()),
+                required: g.required.unwrap_or(true),
+                auto_resolve: g.auto_resolve.unwrap_or(false),
+            });
+        }
+        let retry_budget = match node.retry.as_ref().and_then(|r| r.budget.as_ref()) {
+            Some(b) => subst(&node_id, &b.value)?
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| CompileError::Node {
+                    node: node_id.clone(),
+                    message: format!("`retry.budget` `{}` is not a whole number", b.value),
+                })?,
+            None => 1,
+        };
+        let deps = graph.deps[i]
+            .iter()
+            .map(|d| PlanDep {
+                node: d.upstream,
+                on: match d.kind {
+                    DepKind::Success => DepOn::Success,
+                    DepKind::Handler(Outcome::Failed) => DepOn::Failed,
+                    DepKind::Handler(_) => DepOn::Blocked,
+                },
+            })
+            .fold(Vec::new(), |mut acc: Vec<PlanDep>, d| {
+                if !acc.contains(&d) {
+                    acc.push(d);
+                }
+                acc
+            });
+        let artifact = |a: &crate::template::Sp<crate::template::ArtifactRef>| PlanArtifact {
+            type_id: a.value.type_id.clone(),
+            key: a.value.key.clone(),
+        };
+        nodes.push(PlanNode {
+            job_id: String::new(),
+            node_id,
+            uses: row.uses.to_owned(),
+            class: row.class.family().to_owned(),
+            executor_class: row.class.executor_class().map(str::to_owned),
+            executor_operation: row.executor_operation().map(str::to_owned),
+            control_policy: row.control_policy().map(str::to_owned),
+            args,
+            deps,
+            loops: Vec::new(),
+            retry_budget,
+            retry_mode: node
+                .retry
+                .as_ref()
+                .and_then(|r| r.mode.as_ref())
+                .map(|m| m.value.as_str().to_owned()),
+            gates,
+            locks: node
+                .locks
+                .iter()
+                .map(|l| PlanLock {
+                    key: l.key.value.clone(),
+                    mode: l.mode.as_str().to_owned(),
+                })
+                .collect(),
+            needs: node.needs.iter().map(artifact).collect(),
+            produces: node.produces.succeeded.iter().map(artifact).collect(),
+            preconditions: node
+                .preconditions
+                .iter()
+                .map(|p| match p {
+                    Precondition::CleanWorktree => Ok(PlanPrecondition::CleanWorktree),
+                    Precondition::BranchExists(b) => Ok(PlanPrecondition::BranchExists {
+                        branch: subst(node.id_str().unwrap_or_default(), &b.value)?,
+                    }),
+                })
+                .collect::<Result<_, CompileError>>()?,
+            stage: stage_of.get(&i).cloned(),
+        });
+    }
+    for lb in &graph.loop_backs {
+        nodes[lb.source].loops.push(PlanLoop {
+            outcome: lb.outcome.as_str().to_owned(),
+            target: lb.target,
+        });
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT,
+        run_id: String::new(),
+        template: TemplateRef {
+            id: template
+                .id
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
+            version: template
+                .version
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
+            path: template_path.to_owned(),
+            policy_snapshot_hash: policy_hash,
+        },
+        params,
+        trigger,
+        policy: PlanPolicy {
+            failure_mode: template.policy.failure_mode.as_str().to_owned(),
+            max_requeues: template.policy.max_requeues.unwrap_or(100),
+        },
+        alias,
+        nodes,
+    })
+}
+
+/// Fixes the run id for sequence number `sequence` and derives every job id from it.
+pub fn assign_run_id(plan: &mut Plan, sequence: u64) {
+    plan.run_id = run_id(
+        &plan.template.policy_snapshot_hash,
+        &plan.params,
+        &plan.trigger,
+        sequence,
+    );
+    for node in &mut plan.nodes {
+        node.job_id = format!("{}-{}", plan.run_id, sanitize(&node.node_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_depend_on_every_input() {
+        let params: BTreeMap<String, String> = [("a".to_owned(), "1".to_owned())].into();
+        let trigger = Trigger {
+            kind: "local".into(),
+            sha: "abc".into(),
+            ref_name: "refs/heads/main".into(),
+            ..Trigger::default()
+        };
+        let base = run_id("h", &params, &trigger, 0);
+        assert_eq!(base, run_id("h", &params, &trigger, 0));
+        assert!(base.starts_with("run-") && base.len() == 20);
+        assert_ne!(base, run_id("h", &params, &trigger, 1));
+        assert_ne!(base, run_id("h2", &params, &trigger, 0));
+        let other = Trigger {
+            sha: "abd".into(),
+            ..trigger.clone()
+        };
+        assert_ne!(base, run_id("h", &params, &other, 0));
+    }
+
+    #[test]
+    fn node_ids_are_sanitized() {
+        assert_eq!(sanitize("draft__a b/c"), "draft__a_b_c");
+    }
+}

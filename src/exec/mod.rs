@@ -1,0 +1,161 @@
+//! Child processes: starting a job as `vizier __workflow-node --job-id <id>` in its own process
+//! group with its logs as stdout/stderr, telling whether a job's process still lives (pid plus start
+//! time, so a reused pid is not mistaken for it), the per-attempt claim that keeps a job from running
+//! twice, and stopping a process group.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::error::{Error, Result};
+use crate::store::{ProcessId, Store};
+
+/// Set for jobs started by a foreground `vizier run`: the job does not tick when it ends, because
+/// its driver is waiting for it.
+pub const DRIVER_ENV: &str = "VIZIER_DRIVER";
+pub const ATTEMPT_ENV: &str = "VIZIER_ATTEMPT";
+pub const ROOT_ENV: &str = "VIZIER_EXECUTION_ROOT";
+
+/// The start time of a process in clock ticks since boot (field 22 of `/proc/<pid>/stat`), and
+/// whether it is a zombie.
+fn proc_stat(pid: u32) -> Option<(u64, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let state = fields.first()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((start, matches!(*state, "Z" | "X")))
+}
+
+pub fn process_id(pid: u32) -> ProcessId {
+    ProcessId {
+        pid,
+        start_ticks: proc_stat(pid).map_or(0, |(s, _)| s),
+    }
+}
+
+/// Whether the process is alive and is the one recorded (same start time).
+pub fn alive(process: &ProcessId) -> bool {
+    match proc_stat(process.pid) {
+        Some((start, zombie)) => {
+            !zombie && (process.start_ticks == 0 || process.start_ticks == start)
+        }
+        None => false,
+    }
+}
+
+/// Claims an attempt of a job for this process: true if it is ours to run, false if another
+/// process already claimed it (a duplicate start after a crash).
+pub fn claim(store: &Store, job_id: &str, attempt: u32) -> Result<bool> {
+    let path = store.claim_path(job_id, attempt);
+    match OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(mut file) => {
+            let me = process_id(std::process::id());
+            let text = serde_json::to_string(&me).expect("pid serializes");
+            file.write_all(text.as_bytes())
+                .map_err(|source| Error::Write { path, source })?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(Error::Write { path, source }),
+    }
+}
+
+/// The process that claimed an attempt, if any.
+pub fn claimant(store: &Store, job_id: &str, attempt: u32) -> Option<ProcessId> {
+    let text = std::fs::read_to_string(store.claim_path(job_id, attempt)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Starts a job's process. Its stdout/stderr append to the job's logs.
+pub fn spawn_job(
+    store: &Store,
+    job_id: &str,
+    run_id: &str,
+    attempt: u32,
+    execution_root: &str,
+    driven: bool,
+) -> Result<Child> {
+    let exe = std::env::current_exe().map_err(|source| Error::Read {
+        path: "the vizier executable".into(),
+        source,
+    })?;
+    let open_log = |stream: &str| {
+        let path = store.job_dir(job_id).join(format!("{stream}.log"));
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| Error::Write { path, source })
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["__workflow-node", "--job-id", job_id])
+        .current_dir(&store.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(open_log("stdout")?))
+        .stderr(Stdio::from(open_log("stderr")?))
+        .env("VIZIER_RUN_ID", run_id)
+        .env(ATTEMPT_ENV, attempt.to_string())
+        .env(ROOT_ENV, execution_root)
+        .process_group(0);
+    if driven {
+        cmd.env(DRIVER_ENV, std::process::id().to_string());
+    } else {
+        cmd.env_remove(DRIVER_ENV);
+    }
+    cmd.spawn().map_err(|source| Error::Spawn {
+        what: format!("job {job_id}"),
+        source,
+    })
+}
+
+/// Sends a signal to a whole process group.
+pub fn signal_group(pgid: u32, signal: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory of ours.
+    unsafe {
+        libc::kill(-(pgid as i32), signal);
+    }
+}
+
+/// Stops a job's process group: TERM, then KILL if it is still there after `grace`.
+pub fn stop_group(process: &ProcessId, grace: std::time::Duration) {
+    if !alive(process) {
+        return;
+    }
+    signal_group(process.pid, libc::SIGTERM);
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if !alive(process) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    signal_group(process.pid, libc::SIGKILL);
+}
+
+/// Runs shell text with `sh -c` in `dir`, with extra environment; stdout/stderr are this process's
+/// (the job's logs). Returns the exit code (128 + signal when killed by one).
+pub fn run_shell(text: &str, dir: &Path, env: &[(String, String)]) -> Result<i32> {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(text)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .map_err(|source| Error::Spawn {
+            what: "sh".into(),
+            source,
+        })?;
+    Ok(exit_code(status))
+}
+
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}

@@ -1,0 +1,157 @@
+//! Starting a run: resolve an alias to a template file, validate it (and the config), compile it with
+//! params and a trigger, and materialize it in the job store. Shared by `vizier run` and `vizier ci`.
+
+use std::path::Path;
+
+use crate::compile::{CompileError, Plan, Trigger, compile, resolve_params};
+use crate::config::{CONFIG_PATH, Config};
+use crate::error::{Error, Result};
+use crate::store::{self, Manifest, Store};
+use crate::validate::{Report, validate};
+use crate::workspace::{WORKFLOW_DIR, WorkTree, Workspace};
+
+/// Where a template comes from.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Repository-relative path.
+    pub path: String,
+    /// The alias it was named by, if it was.
+    pub alias: Option<String>,
+}
+
+/// Looks a name up: a path (anything with `/` or ending in `.toml`), else `[commands]`, else
+/// `.vizier/workflow/<alias>.toml`. An unknown alias is a usage error listing the known ones.
+pub fn resolve(
+    ws: &Workspace,
+    cwd: &Path,
+    name: &str,
+    config: Option<&Config>,
+) -> Result<Resolved> {
+    if name.contains('/') || name.ends_with(".toml") {
+        let rel = ws.relative(cwd, Path::new(name))?;
+        if !ws.root.join(&rel).is_file() {
+            return Err(Error::Usage(format!("no template file `{name}`")));
+        }
+        return Ok(Resolved {
+            path: rel,
+            alias: None,
+        });
+    }
+    if let Some(path) = config.and_then(|c| c.commands.get(name)) {
+        return Ok(Resolved {
+            path: path.trim_start_matches("./").to_owned(),
+            alias: Some(name.to_owned()),
+        });
+    }
+    let default = format!("{WORKFLOW_DIR}/{name}.toml");
+    if ws.root.join(&default).is_file() {
+        return Ok(Resolved {
+            path: default,
+            alias: Some(name.to_owned()),
+        });
+    }
+    let mut known: Vec<String> = config
+        .map(|c| c.commands.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Ok(entries) = std::fs::read_dir(ws.root.join(WORKFLOW_DIR)) {
+        for e in entries.filter_map(|e| e.ok()) {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = n.strip_suffix(".toml") {
+                known.push(stem.to_owned());
+            }
+        }
+    }
+    known.sort();
+    known.dedup();
+    Err(Error::Usage(format!(
+        "unknown template alias `{name}`; known: {}",
+        if known.is_empty() {
+            "(none)".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
+}
+
+/// Reads `.vizier/config.toml` strictly; a broken config is reported like a template.
+pub fn load_config(root: &Path) -> Result<(Option<Config>, Option<Report>)> {
+    if !root.join(CONFIG_PATH).is_file() {
+        return Ok((None, None));
+    }
+    let reader = WorkTree {
+        root: root.to_path_buf(),
+    };
+    let report = validate(&reader, &[CONFIG_PATH.to_owned()])?;
+    if report.errors() > 0 {
+        return Ok((None, Some(report)));
+    }
+    Ok((report.config.clone(), None))
+}
+
+/// The result of preparing a run.
+pub enum Prepared {
+    /// The template or config has errors: nothing may be written.
+    Invalid(Box<Report>),
+    Ready(Box<Plan>),
+}
+
+/// Validates and compiles. Param problems are usage errors (exit 2).
+pub fn prepare(
+    root: &Path,
+    resolved: &Resolved,
+    sets: &[String],
+    trigger: Trigger,
+) -> Result<Prepared> {
+    let reader = WorkTree {
+        root: root.to_path_buf(),
+    };
+    let mut paths = vec![resolved.path.clone()];
+    if root.join(CONFIG_PATH).is_file() {
+        paths.push(CONFIG_PATH.to_owned());
+    }
+    let report = validate(&reader, &paths)?;
+    if report.errors() > 0 {
+        return Ok(Prepared::Invalid(Box::new(report)));
+    }
+    let template = report
+        .templates
+        .get(&resolved.path)
+        .ok_or_else(|| Error::Usage(format!("`{}` is not a template", resolved.path)))?;
+    let params = resolve_params(template, sets).map_err(compile_error)?;
+    let plan = compile(
+        template,
+        &resolved.path,
+        params,
+        trigger,
+        resolved.alias.clone(),
+    )
+    .map_err(compile_error)?;
+    Ok(Prepared::Ready(Box::new(plan)))
+}
+
+fn compile_error(e: CompileError) -> Error {
+    Error::Usage(e.to_string())
+}
+
+/// The trigger of a run started on this machine: `HEAD`'s commit and ref.
+pub fn local_trigger(root: &Path) -> Trigger {
+    let (sha, ref_name) = crate::git::head(root).unwrap_or_else(|| ("0".repeat(40), String::new()));
+    Trigger {
+        kind: "local".into(),
+        sha,
+        ref_name,
+        ..Trigger::default()
+    }
+}
+
+/// Picks the run id and writes every record of the run. `driven` marks this process as its driver.
+pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manifest> {
+    let _lock = store.lock()?;
+    store.assign_free_run_id(plan);
+    let mut manifest = store.initial_manifest(plan, &store::now());
+    if driven {
+        manifest.driver = Some(crate::exec::process_id(std::process::id()));
+    }
+    store.materialize(plan, &manifest)?;
+    Ok(manifest)
+}

@@ -1,0 +1,115 @@
+//! Operations and control policies (SPEC.md §7): what a job does once the scheduler starts it.
+//!
+//! Dispatch matches the identity table's [`Op`] exhaustively, one file per operation, so there is no
+//! second list of names. An operation that is not built yet fails its node with a message saying so.
+
+mod command_run;
+mod gate_approval;
+mod gate_cicd;
+mod gate_stop_condition;
+mod terminal;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::compile::{Plan, PlanNode};
+use crate::store::Store;
+use crate::template::Op;
+
+/// Everything an operation may use.
+pub struct OpContext<'a> {
+    pub store: &'a Store,
+    pub plan: &'a Plan,
+    pub node: &'a PlanNode,
+    pub attempt: u32,
+    /// Where the job runs: the repository root or a worktree inside it.
+    pub execution_root: PathBuf,
+    /// `VIZIER_*` variables for scripts (SPEC.md §10).
+    pub env: Vec<(String, String)>,
+}
+
+impl OpContext<'_> {
+    pub fn arg(&self, name: &str) -> Option<&str> {
+        self.node
+            .args
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// Runs shell text in the execution root with the job's environment.
+    pub fn shell(&self, text: &str) -> Result<i32, String> {
+        crate::exec::run_shell(text, &self.execution_root, &self.env).map_err(|e| e.to_string())
+    }
+}
+
+/// How an operation ended.
+#[derive(Debug, Default)]
+pub struct OpResult {
+    /// `succeeded`, `failed` or `blocked`.
+    pub outcome: &'static str,
+    pub exit_code: Option<i32>,
+    pub message: Option<String>,
+    pub metadata: BTreeMap<String, Value>,
+}
+
+impl OpResult {
+    pub fn succeeded() -> OpResult {
+        OpResult {
+            outcome: "succeeded",
+            ..OpResult::default()
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> OpResult {
+        OpResult {
+            outcome: "failed",
+            message: Some(message.into()),
+            ..OpResult::default()
+        }
+    }
+
+    /// From a script's exit code: 0 succeeded, anything else failed naming the code.
+    pub fn from_exit(what: &str, code: i32) -> OpResult {
+        OpResult {
+            outcome: if code == 0 { "succeeded" } else { "failed" },
+            exit_code: Some(code),
+            message: (code != 0).then(|| format!("{what} exited with code {code}")),
+            metadata: BTreeMap::new(),
+        }
+    }
+}
+
+/// Runs the node's operation.
+pub fn execute(ctx: &OpContext<'_>) -> OpResult {
+    let Some(row) = ctx.node.identity() else {
+        return OpResult::failed(format!("`{}` is not a canonical label", ctx.node.uses));
+    };
+    match row.op {
+        Op::CommandRun | Op::CicdRun => command_run::run(ctx),
+        Op::GateStopCondition => gate_stop_condition::run(ctx),
+        Op::GateCicd => gate_cicd::run(ctx),
+        Op::GateApproval => gate_approval::run(ctx),
+        Op::Terminal => terminal::run(ctx),
+        Op::PromptResolve
+        | Op::WorktreePrepare
+        | Op::WorktreeCleanup
+        | Op::PlanPersist
+        | Op::GitStageCommit
+        | Op::GitIntegratePlanBranch
+        | Op::GitSaveWorktreePatch
+        | Op::PatchPipelinePrepare
+        | Op::PatchExecutePipeline
+        | Op::PatchPipelineFinalize
+        | Op::BuildMaterializeStep
+        | Op::MergeSentinelWrite
+        | Op::MergeSentinelClear
+        | Op::AgentInvoke
+        | Op::GateConflictResolution => OpResult::failed(format!(
+            "operation `{}` is not implemented yet in this version of vizier",
+            row.name
+        )),
+    }
+}

@@ -1,0 +1,480 @@
+//! Driving runs: the impure half of the scheduler. A tick takes the scheduler lock, loads the active
+//! runs, lets `schedule` decide, starts the jobs it chose, and writes every changed record and
+//! manifest in one atomic batch. Also the job process itself (`__workflow-node`), the foreground
+//! driver of `vizier run`, and the person-driven changes of `vizier jobs`.
+//!
+//! Who ticks: a foreground `vizier run` ticks its own run whenever a job ends (it waits on its
+//! children) and on a short poll; every other process — a job that ends in a run without a live
+//! driver, and every `vizier jobs` command — ticks the runs nobody drives. So detached runs drive
+//! themselves forward, and a run whose driver died is picked up by the next tick.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::compile::{Plan, PlanArtifact, PlanPrecondition};
+use crate::error::{Error, Result};
+use crate::exec;
+use crate::ops::{self, OpContext, OpResult};
+use crate::schedule::{self, LockTable, Probe};
+use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
+
+/// Reads the world for the scheduler from the store, `/proc` and git.
+pub struct StoreProbe<'a> {
+    pub store: &'a Store,
+}
+
+impl Probe for StoreProbe<'_> {
+    fn outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
+        let bytes = std::fs::read(self.store.outcome_path(job_id)).ok()?;
+        let outcome: OutcomeFile = serde_json::from_slice(&bytes).ok()?;
+        (outcome.attempt == attempt).then_some(outcome)
+    }
+
+    fn alive(&self, job_id: &str, attempt: u32, recorded: Option<&ProcessId>) -> bool {
+        // The claimant is the process really running the attempt; the recorded pid is who was
+        // started, which may have lost the claim to a duplicate start.
+        match exec::claimant(self.store, job_id, attempt) {
+            Some(p) => exec::alive(&p),
+            None => recorded.is_some_and(exec::alive),
+        }
+    }
+
+    fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool {
+        std::fs::read_dir(
+            self.store
+                .artifact_marker_dir(run_id, &artifact.type_id, &artifact.key),
+        )
+        .is_ok_and(|mut entries| entries.next().is_some())
+    }
+
+    fn precondition(
+        &self,
+        pre: &PlanPrecondition,
+        execution_root: &str,
+    ) -> std::result::Result<(), String> {
+        let dir = self.store.root.join(execution_root);
+        match pre {
+            PlanPrecondition::CleanWorktree => {
+                let out = std::process::Command::new("git")
+                    .args(["status", "--porcelain", "--untracked-files=normal"])
+                    .current_dir(&dir)
+                    .output()
+                    .map_err(|e| format!("cannot run git status: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "git status failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ));
+                }
+                let dirty: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| !l.contains(".vizier/jobs") && !l.contains(".vizier/tmp"))
+                    .map(|l| l[3.min(l.len())..].to_owned())
+                    .collect();
+                if dirty.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "work tree has uncommitted changes: {}",
+                        dirty.join(", ")
+                    ))
+                }
+            }
+            PlanPrecondition::BranchExists { branch } => {
+                let ok = std::process::Command::new("git")
+                    .args(["rev-parse", "--verify", "--quiet"])
+                    .arg(format!("refs/heads/{branch}"))
+                    .current_dir(&dir)
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("branch `{branch}` does not exist"))
+                }
+            }
+        }
+    }
+}
+
+/// Which runs a tick may start jobs in.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// The foreground driver of this run.
+    Driver(&'a str),
+    /// Every active run without a live driver.
+    Undriven,
+}
+
+/// Plans and manifests a long-lived process keeps between ticks.
+#[derive(Default)]
+pub struct Cache {
+    plans: HashMap<String, Plan>,
+    /// Manifests this process wrote last, with the file identity they were written as.
+    manifests: HashMap<String, (FileIdentity, Manifest)>,
+}
+
+/// Inode, modification time and size: a file replaced by an atomic write always differs.
+type FileIdentity = (u64, i64, i64, u64);
+
+fn file_identity(path: &Path) -> Option<FileIdentity> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len()))
+}
+
+impl Cache {
+    fn plan(&mut self, store: &Store, run_id: &str) -> Result<&Plan> {
+        if !self.plans.contains_key(run_id) {
+            let plan = store.load_plan(run_id)?;
+            self.plans.insert(run_id.to_owned(), plan);
+        }
+        Ok(&self.plans[run_id])
+    }
+
+    fn manifest(&mut self, store: &Store, run_id: &str) -> Result<Option<Manifest>> {
+        let path = store.manifest_path(run_id);
+        if let (Some(id), Some((cached_id, m))) = (file_identity(&path), self.manifests.get(run_id))
+            && id == *cached_id
+        {
+            return Ok(Some(m.clone()));
+        }
+        store.load_manifest(run_id)
+    }
+
+    fn remember(&mut self, store: &Store, m: &Manifest) {
+        if let Some(id) = file_identity(&store.manifest_path(&m.run_id)) {
+            self.manifests.insert(m.run_id.clone(), (id, m.clone()));
+        }
+    }
+}
+
+/// What a tick did.
+#[derive(Default)]
+pub struct TickReport {
+    /// The runs it looked at, as they are now.
+    pub runs: Vec<Manifest>,
+    /// Processes it started (a driver waits on them).
+    pub children: Vec<std::process::Child>,
+    /// Problems with individual runs that did not stop the tick (a corrupt manifest, say).
+    pub warnings: Vec<String>,
+}
+
+/// One tick. Takes the scheduler lock for its duration.
+pub fn tick(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<TickReport> {
+    let _lock = store.lock()?;
+    tick_locked(store, scope, cache)
+}
+
+fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<TickReport> {
+    let mut report = TickReport::default();
+    let active = store.active_runs()?;
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for run_id in &active {
+        match cache.manifest(store, run_id) {
+            Ok(Some(m)) => manifests.push(m),
+            Ok(None) => {
+                // A marker without a manifest: a materialization that never finished.
+                store.set_active(run_id, false)?;
+            }
+            Err(e) => report.warnings.push(format!("skipping run {run_id}: {e}")),
+        }
+    }
+    // Locks held by running jobs, across every active run.
+    let mut locks = LockTable::default();
+    for m in &manifests {
+        let needs_plan = m.nodes.iter().any(|n| n.status == Status::Running);
+        if !needs_plan {
+            continue;
+        }
+        let plan = cache.plan(store, &m.run_id)?;
+        for (p, n) in plan.nodes.iter().zip(&m.nodes) {
+            if n.status == Status::Running {
+                for lock in &p.locks {
+                    locks.add(&lock.key, &lock.mode, &n.job_id);
+                }
+            }
+        }
+    }
+    let probe = StoreProbe { store };
+    let now = store::now();
+    let mut batch = Batch::default();
+    let mut finished = Vec::new();
+    for mut m in manifests {
+        let (in_scope, may_start) = match scope {
+            Scope::Driver(run_id) => (m.run_id == run_id, true),
+            Scope::Undriven => {
+                let driven = m.driver.as_ref().is_some_and(exec::alive);
+                (true, !driven)
+            }
+        };
+        if !in_scope {
+            continue;
+        }
+        let mut dirty = false;
+        if matches!(scope, Scope::Undriven) && m.driver.as_ref().is_some_and(|d| !exec::alive(d)) {
+            m.driver = None;
+            dirty = true;
+        }
+        let plan = cache.plan(store, &m.run_id)?.clone();
+        let out = schedule::tick(&plan, &mut m, &probe, &mut locks, &now, may_start);
+        for &i in &out.requeued {
+            let _ = std::fs::remove_file(store.outcome_path(&plan.nodes[i].job_id));
+        }
+        for &i in &out.start {
+            let node = &plan.nodes[i];
+            let root = m.nodes[i]
+                .metadata
+                .get("execution_root")
+                .and_then(|v| v.as_str())
+                .unwrap_or(".")
+                .to_owned();
+            let driven = matches!(scope, Scope::Driver(_));
+            match exec::spawn_job(
+                store,
+                &node.job_id,
+                &plan.run_id,
+                m.nodes[i].attempts,
+                &root,
+                driven,
+            ) {
+                Ok(child) => {
+                    m.nodes[i].process = Some(exec::process_id(child.id()));
+                    report.children.push(child);
+                }
+                Err(e) => {
+                    let n = &mut m.nodes[i];
+                    n.status = Status::Failed;
+                    n.outcome = Some("failed".into());
+                    n.reason = Some(format!(
+                        "{e}: {}",
+                        std::error::Error::source(&e)
+                            .map(|s| s.to_string())
+                            .unwrap_or_default()
+                    ));
+                    n.finished_at = Some(now.clone());
+                }
+            }
+        }
+        if !out.changed.is_empty() || !out.start.is_empty() || dirty || m.is_finished() {
+            if m.is_finished() {
+                m.driver = None;
+                finished.push(m.run_id.clone());
+            }
+            for &i in out.changed.iter() {
+                let record = store.job_record(&plan, i, &m);
+                batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
+            }
+            batch.add(&store.manifest_path(&m.run_id), to_json(&m));
+        }
+        report.runs.push(m);
+    }
+    batch.commit()?;
+    for run_id in finished {
+        store.set_active(&run_id, false)?;
+    }
+    for m in &report.runs {
+        cache.remember(store, m);
+    }
+    Ok(report)
+}
+
+/// Applies a person's change to one run under the lock, writes it, then ticks the undriven runs.
+pub fn update_run(
+    store: &Store,
+    run_id: &str,
+    change: impl FnOnce(&Plan, &mut Manifest) -> Result<Vec<usize>>,
+) -> Result<Manifest> {
+    {
+        let _lock = store.lock()?;
+        let plan = store.load_plan(run_id)?;
+        let mut m = store
+            .load_manifest(run_id)?
+            .ok_or_else(|| Error::Usage(format!("no run `{run_id}` in the job store")))?;
+        let changed = change(&plan, &mut m)?;
+        let reopen = !changed.is_empty()
+            && m.is_finished()
+            && m.nodes.iter().any(|n| !n.status.is_terminal());
+        if reopen {
+            m.outcome = None;
+            m.finished_at = None;
+        }
+        let mut batch = Batch::default();
+        for &i in &changed {
+            let record = store.job_record(&plan, i, &m);
+            batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
+        }
+        batch.add(&store.manifest_path(run_id), to_json(&m));
+        batch.commit()?;
+        if !m.is_finished() {
+            store.set_active(run_id, true)?;
+        }
+    }
+    tick(store, Scope::Undriven, &mut Cache::default())?;
+    Ok(store.load_manifest(run_id)?.unwrap_or_default())
+}
+
+/// Finds which run a job belongs to (job ids are `<run_id>-<node>`; run ids have a fixed length).
+pub fn run_of_job(store: &Store, job_id: &str) -> Result<(String, usize)> {
+    let run_id = job_id
+        .get(..20)
+        .filter(|r| r.starts_with("run-"))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "`{job_id}` is not a job id (they look like run-<16 hex>-<node>)"
+            ))
+        })?;
+    let m = store
+        .load_manifest(run_id)?
+        .ok_or_else(|| Error::Usage(format!("no job `{job_id}` in the job store")))?;
+    let index = m
+        .nodes
+        .iter()
+        .position(|n| n.job_id == job_id)
+        .ok_or_else(|| Error::Usage(format!("no job `{job_id}` in run {run_id}")))?;
+    Ok((run_id.to_owned(), index))
+}
+
+/// The job process: `vizier __workflow-node --job-id <id>`.
+pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
+    let store = Store::new(root);
+    let (run_id, attempt) = match (
+        std::env::var("VIZIER_RUN_ID"),
+        std::env::var(exec::ATTEMPT_ENV),
+    ) {
+        (Ok(run), Ok(attempt)) => (run, attempt.parse::<u32>().unwrap_or(1)),
+        _ => {
+            let (run, index) = run_of_job(&store, job_id)?;
+            let m = store.load_manifest(&run)?.unwrap_or_default();
+            (run, m.nodes[index].attempts)
+        }
+    };
+    if !exec::claim(&store, job_id, attempt)? {
+        return Ok(()); // Another process runs this attempt.
+    }
+    let started_at = store::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        execute_node(&store, &run_id, job_id, attempt)
+    }));
+    let result = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => OpResult::failed(format!("internal error: {e}")),
+        Err(panic) => OpResult::failed(format!(
+            "internal error: the operation panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        )),
+    };
+    if let Some(message) = &result.message {
+        eprintln_log(message);
+    }
+    let outcome = OutcomeFile {
+        job_id: job_id.to_owned(),
+        attempt,
+        outcome: result.outcome.to_owned(),
+        exit_code: result.exit_code,
+        started_at: Some(started_at),
+        finished_at: Some(store::now()),
+        message: result.message,
+        metadata: result.metadata,
+    };
+    store::write_atomic(&store.outcome_path(job_id), &to_json(&outcome))?;
+    if std::env::var_os(exec::DRIVER_ENV).is_none() {
+        tick(&store, Scope::Undriven, &mut Cache::default())?;
+    }
+    Ok(())
+}
+
+/// A line in the job's stderr log (this process's stderr is the log file).
+fn eprintln_log(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "vizier: {message}");
+}
+
+fn execute_node(store: &Store, run_id: &str, job_id: &str, attempt: u32) -> Result<OpResult> {
+    let plan = store.load_plan(run_id)?;
+    let node = plan
+        .nodes
+        .iter()
+        .find(|n| n.job_id == job_id)
+        .ok_or_else(|| Error::Usage(format!("job `{job_id}` is not in run {run_id}")))?;
+    let rel_root = std::env::var(exec::ROOT_ENV).unwrap_or_else(|_| ".".into());
+    let execution_root = inside_root(&store.root, &rel_root)?;
+    let mut env = plan.script_env();
+    env.push(("VIZIER_JOB_ID".into(), job_id.to_owned()));
+    env.push(("VIZIER_NODE_ID".into(), node.node_id.clone()));
+    env.push((exec::ATTEMPT_ENV.into(), attempt.to_string()));
+    env.push(("VIZIER_REPO_ROOT".into(), store.root.display().to_string()));
+    env.push((exec::ROOT_ENV.into(), execution_root.display().to_string()));
+    env.retain(|(k, _)| k != exec::DRIVER_ENV);
+    let ctx = OpContext {
+        store,
+        plan: &plan,
+        node,
+        attempt,
+        execution_root,
+        env,
+    };
+    let mut result = ops::execute(&ctx);
+    result
+        .metadata
+        .entry("execution_root".into())
+        .or_insert_with(|| json!(rel_root));
+    Ok(result)
+}
+
+/// Resolves a repository-relative folder, refusing anything that leaves the root.
+pub fn inside_root(root: &Path, rel: &str) -> Result<PathBuf> {
+    let joined = root.join(rel);
+    let real = joined.canonicalize().map_err(|source| Error::Read {
+        path: joined.display().to_string(),
+        source,
+    })?;
+    let real_root = root.canonicalize().map_err(|source| Error::Read {
+        path: root.display().to_string(),
+        source,
+    })?;
+    if !real.starts_with(&real_root) {
+        return Err(Error::OutsideRoot {
+            path: rel.to_owned(),
+        });
+    }
+    Ok(real)
+}
+
+/// Drives one run in the foreground until it ends; `observe` sees the manifest after every tick.
+pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) -> Result<Manifest> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let mut cache = Cache::default();
+    loop {
+        let report = tick(store, Scope::Driver(run_id), &mut cache)?;
+        for mut child in report.children {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = child.wait();
+                let _ = tx.send(());
+            });
+        }
+        let manifest = match report.runs.into_iter().find(|m| m.run_id == run_id) {
+            Some(m) => m,
+            // Not active any more: finished (perhaps by another process's tick).
+            None => store
+                .load_manifest(run_id)?
+                .ok_or_else(|| Error::Usage(format!("run {run_id} disappeared from the store")))?,
+        };
+        observe(&manifest);
+        if manifest.is_finished() {
+            return Ok(manifest);
+        }
+        let _ = rx.recv_timeout(Duration::from_millis(100));
+        while rx.try_recv().is_ok() {}
+    }
+}

@@ -1,0 +1,480 @@
+//! Scheduling decisions (SPEC.md §5.2, §6), pure over a plan and its manifest.
+//!
+//! A tick looks at each unfinished job in declaration order and either finishes it (its process left
+//! an outcome, or vanished), or walks the gate order — `after` dependencies → artifacts →
+//! preconditions → approval → locks → start — recording why it waits. Everything outside the
+//! manifest (processes, files, git) is asked through [`Probe`], so tests can drive it with a fake
+//! world and an injected clock.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::compile::{DepOn, Plan, PlanArtifact, PlanPrecondition};
+use crate::store::{Manifest, ManifestNode, OutcomeFile, ProcessId, Status, WaitReason};
+
+/// What the scheduler needs to know about the world.
+pub trait Probe {
+    /// The outcome the job's process recorded for this attempt, if it finished.
+    fn outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile>;
+    /// Whether the job's process for this attempt still lives.
+    fn alive(&self, job_id: &str, attempt: u32, recorded: Option<&ProcessId>) -> bool;
+    fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool;
+    /// `Err(why)` when the precondition does not hold in that execution root.
+    fn precondition(&self, pre: &PlanPrecondition, execution_root: &str) -> Result<(), String>;
+}
+
+/// Locks held by running jobs across every active run.
+#[derive(Debug, Default)]
+pub struct LockTable {
+    held: Vec<(String, String, String)>,
+}
+
+impl LockTable {
+    pub fn add(&mut self, key: &str, mode: &str, job_id: &str) {
+        self.held
+            .push((key.to_owned(), mode.to_owned(), job_id.to_owned()));
+    }
+
+    pub fn release(&mut self, job_id: &str) {
+        self.held.retain(|(_, _, j)| j != job_id);
+    }
+
+    /// The job holding a lock that conflicts with `key`/`mode`, if any.
+    pub fn conflict(&self, key: &str, mode: &str, job_id: &str) -> Option<&str> {
+        self.held
+            .iter()
+            .find(|(k, m, j)| k == key && j != job_id && (m == "exclusive" || mode == "exclusive"))
+            .map(|(_, _, j)| j.as_str())
+    }
+}
+
+/// A change worth telling the person running vizier about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Started(usize),
+    Finished(usize),
+    Requeued(usize),
+    Waiting(usize),
+    RunFinished,
+}
+
+#[derive(Debug, Default)]
+pub struct TickOutput {
+    /// Nodes whose state changed: their job records must be rewritten.
+    pub changed: BTreeSet<usize>,
+    /// Nodes to start now, in order.
+    pub start: Vec<usize>,
+    /// Nodes re-queued by a loop-back (their claims and outcomes of older attempts are stale).
+    pub requeued: Vec<usize>,
+    pub events: Vec<Event>,
+}
+
+enum Decision {
+    Wait(Status, WaitReason),
+    End(Status, String),
+    Start,
+}
+
+fn reason(kind: &str, detail: impl Into<String>) -> WaitReason {
+    WaitReason {
+        kind: kind.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// One pass of the scheduler over a run. `may_start` is false for a process that must not start
+/// this run's jobs (another live process drives it).
+pub fn tick(
+    plan: &Plan,
+    m: &mut Manifest,
+    probe: &dyn Probe,
+    locks: &mut LockTable,
+    now: &str,
+    may_start: bool,
+) -> TickOutput {
+    let mut out = TickOutput::default();
+    if m.is_finished() {
+        return out;
+    }
+    loop {
+        let mut progress = false;
+        for i in 0..plan.nodes.len() {
+            let status = m.nodes[i].status;
+            if status == Status::Running && out.start.contains(&i) {
+                continue; // started in this tick; its process is recorded by the caller
+            }
+            if status == Status::Running {
+                let job_id = m.nodes[i].job_id.clone();
+                let attempt = m.nodes[i].attempts;
+                if let Some(outcome) = probe.outcome(&job_id, attempt) {
+                    finish(plan, m, locks, i, outcome, now, &mut out);
+                    progress = true;
+                } else if !probe.alive(&job_id, attempt, m.nodes[i].process.as_ref()) {
+                    let pid = m.nodes[i].process.as_ref().map_or(0, |p| p.pid);
+                    let vanished = OutcomeFile {
+                        job_id,
+                        attempt,
+                        outcome: "failed".into(),
+                        message: Some(format!(
+                            "the job's process (pid {pid}) vanished before recording an outcome (killed, or the machine restarted)"
+                        )),
+                        ..OutcomeFile::default()
+                    };
+                    finish(plan, m, locks, i, vanished, now, &mut out);
+                    progress = true;
+                }
+                continue;
+            }
+            if status.is_terminal() {
+                continue;
+            }
+            match evaluate(plan, m, probe, locks, i) {
+                Decision::Wait(status, why) => {
+                    let node = &mut m.nodes[i];
+                    if node.status != status || node.wait_reason.as_ref() != Some(&why) {
+                        let label = format!("{}: {}", why.kind, why.detail);
+                        if !node.waited_on.contains(&label) {
+                            node.waited_on.push(label);
+                        }
+                        node.status = status;
+                        node.wait_reason = Some(why);
+                        out.changed.insert(i);
+                        out.events.push(Event::Waiting(i));
+                    }
+                }
+                Decision::End(status, why) => {
+                    let node = &mut m.nodes[i];
+                    node.status = status;
+                    node.outcome = None;
+                    node.reason = Some(why);
+                    node.wait_reason = None;
+                    node.finished_at = Some(now.to_owned());
+                    out.changed.insert(i);
+                    out.events.push(Event::Finished(i));
+                    progress = true;
+                }
+                Decision::Start if may_start => {
+                    inherit_context(plan, m, i);
+                    let node = &mut m.nodes[i];
+                    node.status = Status::Running;
+                    node.wait_reason = None;
+                    node.started_at = Some(now.to_owned());
+                    node.finished_at = None;
+                    for lock in &plan.nodes[i].locks {
+                        locks.add(&lock.key, &lock.mode, &node.job_id);
+                    }
+                    out.changed.insert(i);
+                    out.start.push(i);
+                    out.events.push(Event::Started(i));
+                    progress = true;
+                }
+                Decision::Start => {}
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+    if m.nodes.iter().all(|n| n.status.is_terminal()) {
+        let bad = m.nodes.iter().any(|n| n.status.is_bad());
+        let terminals_ok = plan
+            .nodes
+            .iter()
+            .zip(&m.nodes)
+            .filter(|(p, _)| p.control_policy.as_deref() == Some("terminal"))
+            .all(|(_, n)| matches!(n.status, Status::Succeeded | Status::Skipped));
+        m.outcome = Some(
+            if !bad && terminals_ok {
+                "succeeded"
+            } else {
+                "failed"
+            }
+            .to_owned(),
+        );
+        m.finished_at = Some(now.to_owned());
+        out.events.push(Event::RunFinished);
+    }
+    out
+}
+
+/// Records a finished attempt and follows its loop-back routes.
+fn finish(
+    plan: &Plan,
+    m: &mut Manifest,
+    locks: &mut LockTable,
+    i: usize,
+    outcome: OutcomeFile,
+    now: &str,
+    out: &mut TickOutput,
+) {
+    let status = match outcome.outcome.as_str() {
+        "succeeded" => Status::Succeeded,
+        "blocked" => Status::Blocked,
+        _ => Status::Failed,
+    };
+    {
+        let node = &mut m.nodes[i];
+        locks.release(&node.job_id);
+        node.status = status;
+        node.outcome = Some(status.as_str().to_owned());
+        node.exit_code = outcome.exit_code;
+        node.finished_at = Some(outcome.finished_at.unwrap_or_else(|| now.to_owned()));
+        if let Some(started) = outcome.started_at {
+            node.started_at = Some(started);
+        }
+        node.reason = outcome.message;
+        node.process = None;
+        for (k, v) in outcome.metadata {
+            node.metadata.insert(k, v);
+        }
+    }
+    out.changed.insert(i);
+    out.events.push(Event::Finished(i));
+
+    let loops: Vec<usize> = plan.nodes[i]
+        .loops
+        .iter()
+        .filter(|l| l.outcome == status.as_str())
+        .map(|l| l.target)
+        .collect();
+    if loops.is_empty() {
+        return;
+    }
+    let budget = plan.nodes[i].retry_budget;
+    let cap = plan.policy.max_requeues;
+    if m.nodes[i].loops >= budget {
+        block(
+            &mut m.nodes[i],
+            format!(
+                "ended {} with its retry budget spent ({budget} re-run{}); the run stops here",
+                status.as_str(),
+                if budget == 1 { "" } else { "s" }
+            ),
+        );
+        return;
+    }
+    if u64::from(m.requeues) >= cap {
+        block(
+            &mut m.nodes[i],
+            format!(
+                "ended {} but the run reached its cap of {cap} re-queues ([policy] max_requeues)",
+                status.as_str()
+            ),
+        );
+        return;
+    }
+    m.nodes[i].loops += 1;
+    m.requeues += 1;
+    let mut rewound = BTreeSet::new();
+    for target in loops {
+        rewound.extend(plan.downstream(target));
+    }
+    for j in rewound {
+        requeue(&mut m.nodes[j]);
+        out.changed.insert(j);
+        out.requeued.push(j);
+        out.events.push(Event::Requeued(j));
+    }
+}
+
+fn block(node: &mut ManifestNode, why: String) {
+    node.status = Status::Blocked;
+    node.outcome = Some("blocked".into());
+    node.reason = Some(why);
+}
+
+/// Puts a job back to `queued` for its next attempt (loop-backs and `jobs retry`).
+pub fn requeue(node: &mut ManifestNode) {
+    // A node that never started keeps its attempt number: nothing of it ran yet.
+    if node.started_at.is_some() || node.status.is_terminal() {
+        node.attempts += 1;
+    }
+    node.status = Status::Queued;
+    node.outcome = None;
+    node.exit_code = None;
+    node.started_at = None;
+    node.finished_at = None;
+    node.process = None;
+    node.wait_reason = None;
+    node.reason = None;
+    node.approval = None;
+    node.metadata
+        .retain(|k, _| k == "execution_root" || k.starts_with("worktree_"));
+}
+
+/// Is there a failure no handler takes? Under `block_downstream` nothing new starts after one.
+fn unhandled_failure<'m>(plan: &Plan, m: &'m Manifest) -> Option<&'m ManifestNode> {
+    m.nodes.iter().enumerate().find_map(|(i, node)| {
+        let on = match node.status {
+            Status::Failed => Some(DepOn::Failed),
+            Status::Blocked => Some(DepOn::Blocked),
+            Status::Cancelled | Status::BlockedByApproval => None,
+            _ => return None,
+        };
+        let handled = on.is_some_and(|on| {
+            plan.nodes
+                .iter()
+                .any(|p| p.deps.iter().any(|d| d.node == i && d.on == on))
+        });
+        (!handled).then_some(node)
+    })
+}
+
+fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: usize) -> Decision {
+    let pn = &plan.nodes[i];
+    let mut waiting = Vec::new();
+    let mut blocked_by = None;
+    let mut handler_not_taken = None;
+    let mut skipped = 0;
+    for dep in &pn.deps {
+        let up = &m.nodes[dep.node];
+        if !up.status.is_terminal() {
+            waiting.push(up.node_id.as_str());
+            continue;
+        }
+        match dep.on {
+            DepOn::Success => match up.status {
+                Status::Succeeded => {}
+                Status::Skipped => skipped += 1,
+                other => {
+                    blocked_by.get_or_insert(format!("`{}` ended {other}", up.node_id));
+                }
+            },
+            DepOn::Failed | DepOn::Blocked => {
+                let wanted = if dep.on == DepOn::Failed {
+                    Status::Failed
+                } else {
+                    Status::Blocked
+                };
+                if up.status != wanted {
+                    handler_not_taken.get_or_insert(format!(
+                        "handles `{}` ending {wanted}, but it ended {}",
+                        up.node_id, up.status
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(why) = handler_not_taken {
+        return Decision::End(Status::Skipped, why);
+    }
+    if let Some(why) = blocked_by {
+        return Decision::End(Status::BlockedByDependency, why);
+    }
+    if !waiting.is_empty() {
+        return Decision::Wait(Status::WaitingOnDeps, reason("after", waiting.join(", ")));
+    }
+    if !pn.deps.is_empty() && skipped == pn.deps.len() {
+        return Decision::End(Status::Skipped, "every upstream node was skipped".into());
+    }
+    let is_handler = pn.deps.iter().any(|d| d.on != DepOn::Success);
+    if plan.policy.failure_mode == "block_downstream"
+        && !is_handler
+        && let Some(failed) = unhandled_failure(plan, m)
+    {
+        return Decision::End(
+            Status::BlockedByDependency,
+            format!(
+                "the run stopped after `{}` ended {} (failure_mode = block_downstream)",
+                failed.node_id, failed.status
+            ),
+        );
+    }
+    for need in &pn.needs {
+        if !probe.artifact_exists(&m.run_id, need) {
+            let label = format!("custom:{}:{}", need.type_id, need.key);
+            let producer_pending = plan
+                .nodes
+                .iter()
+                .zip(&m.nodes)
+                .any(|(p, n)| p.produces.contains(need) && !n.status.is_terminal());
+            if producer_pending {
+                return Decision::Wait(Status::WaitingOnDeps, reason("artifact", label));
+            }
+            return Decision::End(
+                Status::BlockedByDependency,
+                format!("needs artifact `{label}`, which no node of this run produced"),
+            );
+        }
+    }
+    let root = m.nodes[i]
+        .metadata
+        .get("execution_root")
+        .and_then(Value::as_str)
+        .unwrap_or(".");
+    let inherited_root = inherited_execution_root(plan, m, i).unwrap_or_else(|| root.to_owned());
+    for pre in &pn.preconditions {
+        if let Err(why) = probe.precondition(pre, &inherited_root) {
+            return Decision::Wait(Status::WaitingOnDeps, reason("precondition", why));
+        }
+    }
+    if pn.approval_required() {
+        match m.nodes[i].approval.as_ref().map(|a| a.state.as_str()) {
+            Some("approved") => {}
+            Some(_) => {
+                let why = m.nodes[i]
+                    .approval
+                    .as_ref()
+                    .and_then(|a| a.reason.clone())
+                    .unwrap_or_else(|| "no reason given".into());
+                return Decision::End(Status::BlockedByApproval, format!("rejected: {why}"));
+            }
+            None => {
+                return Decision::Wait(
+                    Status::WaitingOnApproval,
+                    reason("approval", format!("vizier jobs approve {}", pn.job_id)),
+                );
+            }
+        }
+    }
+    for lock in &pn.locks {
+        if let Some(holder) = locks.conflict(&lock.key, &lock.mode, &pn.job_id) {
+            return Decision::Wait(
+                Status::WaitingOnLocks,
+                reason("lock", format!("`{}` is held by {holder}", lock.key)),
+            );
+        }
+    }
+    Decision::Start
+}
+
+/// The execution context flows along success edges: a node runs where its first upstream that set
+/// one ran (the worktree a `worktree.prepare` created), else in the repository root.
+fn inherited_execution_root(plan: &Plan, m: &Manifest, i: usize) -> Option<String> {
+    plan.nodes[i]
+        .deps
+        .iter()
+        .filter(|d| d.on == DepOn::Success)
+        .filter_map(|d| m.nodes[d.node].metadata.get("execution_root"))
+        .filter_map(Value::as_str)
+        .find(|r| *r != ".")
+        .map(str::to_owned)
+}
+
+fn inherit_context(plan: &Plan, m: &mut Manifest, i: usize) {
+    let Some(source) = plan.nodes[i]
+        .deps
+        .iter()
+        .filter(|d| d.on == DepOn::Success)
+        .map(|d| d.node)
+        .find(|&u| {
+            m.nodes[u]
+                .metadata
+                .get("execution_root")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r != ".")
+        })
+    else {
+        return;
+    };
+    let context: Vec<(String, Value)> = m.nodes[source]
+        .metadata
+        .iter()
+        .filter(|(k, _)| *k == "execution_root" || k.starts_with("worktree_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in context {
+        m.nodes[i].metadata.insert(k, v);
+    }
+}

@@ -1,0 +1,117 @@
+//! Atomic file replacement: write a temp file in the same folder, fsync it, rename it over the target.
+//! A reader sees the old file or the new one, never a mix; after a crash, the same.
+//!
+//! A [`Batch`] groups the writes of one scheduler tick: every temp file is written, then all are
+//! fsynced concurrently (the filesystem commits them in one journal transaction instead of one each),
+//! then they are renamed in the order they were added.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Whether to fsync. On by default; `VIZIER_FSYNC=0` turns it off for throwaway stores (documented in
+/// docs/jobs.md: atomicity then relies on the filesystem ordering rename after data).
+fn fsync_enabled() -> bool {
+    !matches!(std::env::var("VIZIER_FSYNC").as_deref(), Ok("0"))
+}
+
+fn temp_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Replaces one file atomically.
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut batch = Batch::default();
+    batch.add(target, bytes.to_vec());
+    batch.commit()
+}
+
+/// Writes that become visible together at the end of a tick.
+#[derive(Default)]
+pub struct Batch {
+    entries: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Batch {
+    /// Queues a write; a later write to the same path replaces an earlier one.
+    pub fn add(&mut self, target: &Path, bytes: Vec<u8>) {
+        if let Some(entry) = self.entries.iter_mut().find(|(p, _)| p == target) {
+            entry.1 = bytes;
+        } else {
+            self.entries.push((target.to_path_buf(), bytes));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn commit(self) -> Result<()> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let mut files = Vec::with_capacity(self.entries.len());
+        for (target, bytes) in &self.entries {
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+            }
+            let temp = temp_path(target);
+            let mut file = File::create(&temp).map_err(write_err(&temp))?;
+            file.write_all(bytes).map_err(write_err(&temp))?;
+            files.push((temp, file));
+        }
+        if fsync_enabled() {
+            if files.len() == 1 {
+                files[0].1.sync_data().map_err(write_err(&files[0].0))?;
+            } else {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = files
+                        .iter()
+                        .map(|(path, file)| {
+                            scope.spawn(move || file.sync_data().map_err(write_err(path)))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .try_for_each(|h| h.join().expect("fsync thread"))
+                })?;
+            }
+        }
+        for ((temp, _), (target, _)) in files.iter().zip(&self.entries) {
+            std::fs::rename(temp, target).map_err(write_err(target))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a/job.json");
+        write_atomic(&target, b"one").unwrap();
+        write_atomic(&target, b"two").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(target.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["job.json"]);
+    }
+}
