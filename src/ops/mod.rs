@@ -14,14 +14,15 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::compile::{Plan, PlanNode};
-use crate::store::Store;
+use crate::compile::PlanNode;
+use crate::store::{JobSpec, Store};
 use crate::template::Op;
 
 /// Everything an operation may use.
 pub struct OpContext<'a> {
     pub store: &'a Store,
-    pub plan: &'a Plan,
+    /// The job's spec: run id, alias, the run's `VIZIER_*` variables and the compiled node.
+    pub spec: &'a JobSpec,
     pub node: &'a PlanNode,
     pub attempt: u32,
     /// Where the job runs: the repository root or a worktree inside it.

@@ -9,9 +9,8 @@
 //! themselves forward, and a run whose driver died is picked up by the next tick.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use serde_json::json;
@@ -115,42 +114,53 @@ pub enum Scope<'a> {
 /// Plans and manifests a long-lived process keeps between ticks.
 #[derive(Default)]
 pub struct Cache {
-    plans: HashMap<String, Plan>,
-    /// Manifests this process wrote last, with the file identity they were written as.
-    manifests: HashMap<String, (FileIdentity, Manifest)>,
-}
-
-/// Inode, modification time and size: a file replaced by an atomic write always differs.
-type FileIdentity = (u64, i64, i64, u64);
-
-fn file_identity(path: &Path) -> Option<FileIdentity> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len()))
+    plans: HashMap<String, Arc<Plan>>,
+    /// The bytes of each manifest as this process last wrote or read them, and the parsed value.
+    bytes: HashMap<String, Vec<u8>>,
+    parsed: HashMap<String, Manifest>,
 }
 
 impl Cache {
-    fn plan(&mut self, store: &Store, run_id: &str) -> Result<&Plan> {
+    fn plan(&mut self, store: &Store, run_id: &str) -> Result<Arc<Plan>> {
         if !self.plans.contains_key(run_id) {
             let plan = store.load_plan(run_id)?;
-            self.plans.insert(run_id.to_owned(), plan);
+            self.plans.insert(run_id.to_owned(), Arc::new(plan));
         }
-        Ok(&self.plans[run_id])
+        Ok(self.plans[run_id].clone())
     }
 
+    /// The current manifest; parsed again only when its bytes changed since this process saw them.
     fn manifest(&mut self, store: &Store, run_id: &str) -> Result<Option<Manifest>> {
         let path = store.manifest_path(run_id);
-        if let (Some(id), Some((cached_id, m))) = (file_identity(&path), self.manifests.get(run_id))
-            && id == *cached_id
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        if self.bytes.get(run_id) == Some(&bytes)
+            && let Some(m) = self.parsed.remove(run_id)
         {
-            return Ok(Some(m.clone()));
+            return Ok(Some(m));
         }
-        store.load_manifest(run_id)
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        self.bytes.insert(run_id.to_owned(), bytes);
+        Ok(Some(m))
     }
 
-    fn remember(&mut self, store: &Store, m: &Manifest) {
-        if let Some(id) = file_identity(&store.manifest_path(&m.run_id)) {
-            self.manifests.insert(m.run_id.clone(), (id, m.clone()));
+    /// Keeps a manifest (and the bytes just written for it, if any) for the next tick.
+    pub fn remember(&mut self, m: Manifest, written: Option<Vec<u8>>) {
+        if let Some(bytes) = written {
+            self.bytes.insert(m.run_id.clone(), bytes);
         }
+        self.parsed.insert(m.run_id.clone(), m);
     }
 }
 
@@ -163,6 +173,8 @@ pub struct TickReport {
     pub children: Vec<std::process::Child>,
     /// Problems with individual runs that did not stop the tick (a corrupt manifest, say).
     pub warnings: Vec<String>,
+    /// The manifest bytes this tick wrote, by run id.
+    pub written: HashMap<String, Vec<u8>>,
 }
 
 /// One tick. Takes the scheduler lock for its duration.
@@ -221,7 +233,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             m.driver = None;
             dirty = true;
         }
-        let plan = cache.plan(store, &m.run_id)?.clone();
+        let plan = cache.plan(store, &m.run_id)?;
         let out = schedule::tick(&plan, &mut m, &probe, &mut locks, &now, may_start);
         for &i in &out.requeued {
             let _ = std::fs::remove_file(store.outcome_path(&plan.nodes[i].job_id));
@@ -270,16 +282,15 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 let record = store.job_record(&plan, i, &m);
                 batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
             }
-            batch.add(&store.manifest_path(&m.run_id), to_json(&m));
+            let bytes = store::to_json_compact(&m);
+            batch.add(&store.manifest_path(&m.run_id), bytes.clone());
+            report.written.insert(m.run_id.clone(), bytes);
         }
         report.runs.push(m);
     }
     batch.commit()?;
     for run_id in finished {
         store.set_active(&run_id, false)?;
-    }
-    for m in &report.runs {
-        cache.remember(store, m);
     }
     Ok(report)
 }
@@ -309,7 +320,7 @@ pub fn update_run(
             let record = store.job_record(&plan, i, &m);
             batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
         }
-        batch.add(&store.manifest_path(run_id), to_json(&m));
+        batch.add(&store.manifest_path(run_id), store::to_json_compact(&m));
         batch.commit()?;
         if !m.is_finished() {
             store.set_active(run_id, true)?;
@@ -343,15 +354,12 @@ pub fn run_of_job(store: &Store, job_id: &str) -> Result<(String, usize)> {
 /// The job process: `vizier __workflow-node --job-id <id>`.
 pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
     let store = Store::new(root);
-    let (run_id, attempt) = match (
-        std::env::var("VIZIER_RUN_ID"),
-        std::env::var(exec::ATTEMPT_ENV),
-    ) {
-        (Ok(run), Ok(attempt)) => (run, attempt.parse::<u32>().unwrap_or(1)),
-        _ => {
+    let attempt = match std::env::var(exec::ATTEMPT_ENV) {
+        Ok(attempt) => attempt.parse::<u32>().unwrap_or(1),
+        Err(_) => {
             let (run, index) = run_of_job(&store, job_id)?;
             let m = store.load_manifest(&run)?.unwrap_or_default();
-            (run, m.nodes[index].attempts)
+            m.nodes[index].attempts
         }
     };
     if !exec::claim(&store, job_id, attempt)? {
@@ -359,7 +367,7 @@ pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
     }
     let started_at = store::now();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        execute_node(&store, &run_id, job_id, attempt)
+        execute_node(&store, job_id, attempt)
     }));
     let result = match result {
         Ok(Ok(r)) => r,
@@ -399,26 +407,20 @@ fn eprintln_log(message: &str) {
     let _ = writeln!(std::io::stderr(), "vizier: {message}");
 }
 
-fn execute_node(store: &Store, run_id: &str, job_id: &str, attempt: u32) -> Result<OpResult> {
-    let plan = store.load_plan(run_id)?;
-    let node = plan
-        .nodes
-        .iter()
-        .find(|n| n.job_id == job_id)
-        .ok_or_else(|| Error::Usage(format!("job `{job_id}` is not in run {run_id}")))?;
+fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
+    let spec = store.job_spec(job_id)?;
     let rel_root = std::env::var(exec::ROOT_ENV).unwrap_or_else(|_| ".".into());
     let execution_root = inside_root(&store.root, &rel_root)?;
-    let mut env = plan.script_env();
+    let mut env = spec.env.clone();
     env.push(("VIZIER_JOB_ID".into(), job_id.to_owned()));
-    env.push(("VIZIER_NODE_ID".into(), node.node_id.clone()));
+    env.push(("VIZIER_NODE_ID".into(), spec.node.node_id.clone()));
     env.push((exec::ATTEMPT_ENV.into(), attempt.to_string()));
     env.push(("VIZIER_REPO_ROOT".into(), store.root.display().to_string()));
     env.push((exec::ROOT_ENV.into(), execution_root.display().to_string()));
-    env.retain(|(k, _)| k != exec::DRIVER_ENV);
     let ctx = OpContext {
         store,
-        plan: &plan,
-        node,
+        spec: &spec,
+        node: &spec.node,
         attempt,
         execution_root,
         env,
@@ -455,7 +457,7 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
     let (tx, rx) = mpsc::channel::<()>();
     let mut cache = Cache::default();
     loop {
-        let report = tick(store, Scope::Driver(run_id), &mut cache)?;
+        let mut report = tick(store, Scope::Driver(run_id), &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -463,7 +465,16 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
                 let _ = tx.send(());
             });
         }
-        let manifest = match report.runs.into_iter().find(|m| m.run_id == run_id) {
+        let mut manifest = None;
+        for m in report.runs {
+            if m.run_id == run_id {
+                manifest = Some(m);
+            } else {
+                let written = report.written.remove(&m.run_id);
+                cache.remember(m, written);
+            }
+        }
+        let manifest = match manifest {
             Some(m) => m,
             // Not active any more: finished (perhaps by another process's tick).
             None => store
@@ -474,6 +485,8 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
         if manifest.is_finished() {
             return Ok(manifest);
         }
+        let written = report.written.remove(run_id);
+        cache.remember(manifest, written);
         let _ = rx.recv_timeout(Duration::from_millis(100));
         while rx.try_recv().is_ok() {}
     }

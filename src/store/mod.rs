@@ -275,9 +275,9 @@ impl Store {
             let record = self.job_record(plan, i, manifest);
             batch.add(&self.job_path(&node.job_id), to_json(&record));
         }
-        batch.add(&self.plan_path(&plan.run_id), to_json(plan));
+        batch.add(&self.plan_path(&plan.run_id), to_json_compact(plan));
         // The manifest goes last: once it exists, the run exists.
-        batch.add(&self.manifest_path(&plan.run_id), to_json(manifest));
+        batch.add(&self.manifest_path(&plan.run_id), to_json_compact(manifest));
         batch.commit()?;
         self.set_active(&plan.run_id, true)
     }
@@ -339,15 +339,16 @@ impl Store {
                 waited_on: state.waited_on.clone(),
                 locks: node.locks.clone(),
             },
-            spec: Some(json!({
-                "uses": node.uses,
-                "args": node.args,
-                "gates": node.gates,
-                "retry": { "mode": node.retry_mode, "budget": node.retry_budget },
-                "needs": node.needs,
-                "produces": node.produces,
-                "preconditions": node.preconditions,
-            })),
+            spec: Some(
+                serde_json::to_value(JobSpec {
+                    run_id: plan.run_id.clone(),
+                    alias: plan.alias.clone(),
+                    template_id: plan.template.id.clone(),
+                    env: plan.script_env(),
+                    node: node.clone(),
+                })
+                .expect("job spec serializes"),
+            ),
             metadata,
             extra: BTreeMap::new(),
         }
@@ -397,6 +398,40 @@ impl Store {
         ids.sort();
         ids
     }
+}
+
+/// What a job's process needs to run, stored in its record so it never loads the whole plan.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct JobSpec {
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub template_id: String,
+    /// `VIZIER_*` variables of the run (params, trigger), never the runner's own environment.
+    pub env: Vec<(String, String)>,
+    pub node: PlanNode,
+}
+
+impl Store {
+    /// The spec of a job, from its record.
+    pub fn job_spec(&self, job_id: &str) -> Result<JobSpec> {
+        let record = self.read_job(job_id)?;
+        let spec = record.spec.ok_or_else(|| Error::Corrupt {
+            path: self.job_path(job_id).display().to_string(),
+            message: "the record has no `spec` (written by an older vizier?)".into(),
+        })?;
+        serde_json::from_value(spec).map_err(|e| Error::Corrupt {
+            path: self.job_path(job_id).display().to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Compact JSON with a trailing newline, for large records (manifests, plans).
+pub fn to_json_compact(value: &impl serde::Serialize) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(value).expect("records serialize");
+    bytes.push(b'\n');
+    bytes
 }
 
 /// Pretty JSON with a trailing newline.
