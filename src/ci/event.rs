@@ -435,6 +435,9 @@ pub struct FetchPolicy {
     pub remote: String,
     /// `false`: never fetch, report what is missing instead.
     pub fetch: bool,
+    /// Depths tried in turn when a merge-base lies below a shallow clone's boundary; after the last
+    /// the clone is unshallowed. The first is also the depth a missing default branch is fetched at.
+    pub depths: Vec<u32>,
 }
 
 impl Default for FetchPolicy {
@@ -442,13 +445,16 @@ impl Default for FetchPolicy {
         FetchPolicy {
             remote: "origin".into(),
             fetch: true,
+            depths: vec![50, 500],
         }
     }
 }
 
-/// Depths tried, in turn, when a merge-base lies below a shallow clone's boundary; after the last one
-/// the clone is unshallowed.
-pub const DEEPEN_STEPS: &[u32] = &[50, 500];
+impl FetchPolicy {
+    fn first_depth(&self) -> u32 {
+        self.depths.first().copied().unwrap_or(50)
+    }
+}
 
 /// The changed paths of a push, and how they were found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -468,7 +474,7 @@ pub struct ChangedPaths {
 
 /// Computes the paths `event` changed in the repository at `root`, fetching missing history from
 /// `policy.remote` when allowed: the `before` commit alone (`--depth=1`, its tree is all a diff needs),
-/// or, for a merge-base, both tips at the depths of [`DEEPEN_STEPS`] and then `--unshallow`. Without
+/// or, for a merge-base, both tips at each of [`FetchPolicy::depths`] and then `--unshallow`. Without
 /// fetching, a missing commit is an error naming it and the command that would fetch it.
 pub fn changed_paths(root: &Path, event: &PushEvent, policy: &FetchPolicy) -> Result<ChangedPaths> {
     let mut out = ChangedPaths {
@@ -618,7 +624,7 @@ fn ensure_branch(
         return Ok(oid);
     }
     let refspec = branch_refspec(policy, branch);
-    let depth = format!("--depth={}", DEEPEN_STEPS[0]);
+    let depth = format!("--depth={}", policy.first_depth());
     let what = format!("the default branch `{branch}`");
     if !policy.fetch {
         return Err(missing(
@@ -641,7 +647,7 @@ fn ensure_branch(
 }
 
 /// The merge-base of `a` and `b`. In a shallow clone a missing one may lie below the boundary, so
-/// `refspecs` are fetched deeper step by step ([`DEEPEN_STEPS`]), then the clone is unshallowed.
+/// `refspecs` are fetched deeper step by step ([`FetchPolicy::depths`]), then the clone is unshallowed.
 /// `Ok(None)`: the histories are unrelated.
 fn merge_base_deepening(
     root: &Path,
@@ -651,7 +657,7 @@ fn merge_base_deepening(
     refspecs: &[String],
     fetched: &mut Vec<String>,
 ) -> Result<Option<Oid>> {
-    let mut steps = DEEPEN_STEPS.iter();
+    let mut steps = policy.depths.iter();
     let mut unshallowed = false;
     loop {
         // Opened afresh each round: the shallow boundary and packs change with every fetch.
@@ -668,7 +674,8 @@ fn merge_base_deepening(
                 format!("the merge-base of `{a}` and `{b}`"),
                 format!(
                     "deepen the clone with `git fetch --deepen={} {}` (or `--unshallow`), or check out with `fetch-depth: 0`",
-                    DEEPEN_STEPS[0], policy.remote
+                    policy.first_depth(),
+                    policy.remote
                 ),
             ));
         }

@@ -95,9 +95,7 @@ impl NodeView {
 
     /// Seconds from start to finish, when both are known and in order.
     pub fn duration_secs(&self) -> Option<f64> {
-        let start = self.started_at.as_ref()?.unix_secs()?;
-        let end = self.finished_at.as_ref()?.unix_secs()?;
-        (end >= start).then_some(end - start)
+        elapsed(self.started_at.as_ref(), self.finished_at.as_ref())
     }
 }
 
@@ -133,9 +131,7 @@ impl ManifestView {
 
     /// Seconds from creation to finish, when both are known.
     pub fn duration_secs(&self) -> Option<f64> {
-        let start = self.created_at.as_ref()?.unix_secs()?;
-        let end = self.finished_at.as_ref()?.unix_secs()?;
-        (end >= start).then_some(end - start)
+        elapsed(self.created_at.as_ref(), self.finished_at.as_ref())
     }
 }
 
@@ -154,6 +150,13 @@ impl Time {
             Time::Text(t) => parse_rfc3339(t),
         }
     }
+}
+
+/// Seconds from `start` to `end`, when both are known and in order (a clock that ran backwards shows
+/// no time rather than a negative one).
+fn elapsed(start: Option<&Time>, end: Option<&Time>) -> Option<f64> {
+    let (start, end) = (start?.unix_secs()?, end?.unix_secs()?);
+    (end >= start).then_some(end - start)
 }
 
 /// `null` or absent reads as the default; anything else must have the right type.
