@@ -40,6 +40,9 @@ pub enum Error {
     Git { message: String },
     #[error("{0} is not implemented yet")]
     NotImplemented(String),
+    /// Failures of the CI layer (push events, shallow clones, runner files); see `ci::CiError`.
+    #[error(transparent)]
+    Ci(#[from] crate::ci::CiError),
 }
 
 impl Error {

@@ -6,7 +6,10 @@
 mod render;
 mod source;
 
-pub use render::{FileSummary, render_github, render_human, render_json};
+pub use render::{
+    FileSummary, escape_data, escape_property, github_annotation, render_github, render_human,
+    render_json,
+};
 pub use source::{SourceFile, SourceMap};
 
 use std::ops::Range;

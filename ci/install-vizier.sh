@@ -1,0 +1,92 @@
+#!/bin/sh
+# Installs or locates the vizier binary for the GitHub Action (action.yml); usable on its own.
+#
+# In this order:
+#   1. VIZIER_PATH set: that binary is used as it is (it must be an executable file);
+#   2. a release asset pinned in ci/release-checksums.txt for VIZIER_VERSION (default: the version in
+#      the action's Cargo.toml) and this machine: downloaded, its SHA-256 checked against the pin, unpacked;
+#      a mismatch is an error, never a fallback;
+#   3. else, when no other version was asked for, `cargo install --locked --path` of the action's own
+#      source (the action's folder is vizier's repository at the ref the workflow named).
+# A VIZIER_VERSION with no pinned asset is an error: this script never installs a crate by name.
+#
+# Inputs (environment): VIZIER_PATH, VIZIER_VERSION, VIZIER_ACTION_PATH (the action's folder; default:
+# this script's parent folder), VIZIER_INSTALL_DIR (default: $RUNNER_TEMP/vizier or /tmp/vizier-$$),
+# VIZIER_RELEASE_URL (base of release downloads; default: the action repository's GitHub releases,
+# from VIZIER_ACTION_REPOSITORY). Output: the binary's absolute path, as the last line on stdout and as
+# `path` in $GITHUB_OUTPUT when that is set; the binary's folder is added to $GITHUB_PATH when set.
+set -eu
+
+say() { printf 'install-vizier: %s\n' "$*" >&2; }
+die() { say "$*"; exit 3; }
+
+action=${VIZIER_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}
+
+finish() {
+  bin=$1
+  [ -f "$bin" ] && [ -x "$bin" ] || die "no executable vizier at $bin"
+  case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
+  if [ -n "${GITHUB_OUTPUT:-}" ]; then
+    printf 'path=%s\n' "$bin" >>"$GITHUB_OUTPUT"
+  fi
+  if [ -n "${GITHUB_PATH:-}" ]; then
+    dirname "$bin" >>"$GITHUB_PATH"
+  fi
+  say "using $bin"
+  printf '%s\n' "$bin"
+  exit 0
+}
+
+if [ -n "${VIZIER_PATH:-}" ]; then
+  finish "$VIZIER_PATH"
+fi
+
+source_version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$action/Cargo.toml" 2>/dev/null | head -n 1)
+version=${VIZIER_VERSION:-$source_version}
+version=${version#v}
+[ -n "$version" ] || die "no version: set vizier-version, or vizier-path, or run from vizier's source"
+
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) target=x86_64-unknown-linux-gnu ;;
+  Linux-aarch64 | Linux-arm64) target=aarch64-unknown-linux-gnu ;;
+  Darwin-x86_64) target=x86_64-apple-darwin ;;
+  Darwin-arm64) target=aarch64-apple-darwin ;;
+  *) target=unknown ;;
+esac
+asset=vizier-$version-$target.tar.gz
+install_dir=${VIZIER_INSTALL_DIR:-${RUNNER_TEMP:-/tmp}/vizier-$$}
+
+# The pin: lines of `<sha256>  <asset file name>`, as sha256sum prints them; `#` starts a comment.
+pinned=$(awk -v asset="$asset" '$1 !~ /^#/ && $2 == asset { print $1; exit }' \
+  "$action/ci/release-checksums.txt" 2>/dev/null || true)
+
+if [ -n "$pinned" ]; then
+  base=${VIZIER_RELEASE_URL:-https://github.com/${VIZIER_ACTION_REPOSITORY:?VIZIER_ACTION_REPOSITORY is not set}/releases/download}
+  url=$base/v$version/$asset
+  mkdir -p "$install_dir"
+  archive=$install_dir/$asset
+  say "downloading $url"
+  curl --fail --silent --show-error --location --proto '=https,file' --proto-redir '=https' \
+    --retry 3 --output "$archive" "$url" || die "download of $url failed"
+  if command -v sha256sum >/dev/null 2>&1; then
+    actual=$(sha256sum "$archive" | awk '{ print $1 }')
+  else
+    actual=$(shasum -a 256 "$archive" | awk '{ print $1 }')
+  fi
+  if [ "$actual" != "$pinned" ]; then
+    rm -f "$archive"
+    die "checksum mismatch for $asset: pinned $pinned, downloaded $actual; refusing to install"
+  fi
+  tar -xzf "$archive" -C "$install_dir"
+  rm -f "$archive"
+  finish "$install_dir/vizier"
+fi
+
+if [ -n "${VIZIER_VERSION:-}" ] && [ "$version" != "$source_version" ]; then
+  die "no release asset of vizier $version for $target is pinned in ci/release-checksums.txt; leave vizier-version empty to build this action's source ($source_version), or set vizier-path"
+fi
+[ -f "$action/Cargo.lock" ] || die "$action has no Cargo.lock to build from"
+command -v "${CARGO:-cargo}" >/dev/null 2>&1 || die "no release asset is pinned for $asset and cargo is not installed; set vizier-path"
+say "no release asset pinned for $asset: building from source with cargo install --locked"
+"${CARGO:-cargo}" install --locked --path "$action" --root "$install_dir" >&2
+finish "$install_dir/bin/vizier"
