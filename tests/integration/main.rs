@@ -2,5 +2,7 @@
 //! repositories in temp folders, with an isolated git and home environment.
 
 mod fixtures;
+mod schema;
 mod support;
 mod validate;
+mod validate_fuzz;
