@@ -48,7 +48,7 @@ fn places(report: &Value) -> Vec<(String, String, u64, u64)> {
 }
 
 /// A template with one node per label, each otherwise correct for a shell command, so the only
-/// thing wrong with a node is its label. Node `n<i>` has its `uses` on line `8 + 6 * i`.
+/// thing wrong with a node is its label. Node `n<i>` has its `uses` on line `7 + 6 * i`.
 fn template_with_labels(labels: &[&str]) -> String {
     let mut text = String::from("id = \"template.labels\"\nversion = \"v1\"\n");
     for (i, label) in labels.iter().enumerate() {
@@ -60,8 +60,21 @@ fn template_with_labels(labels: &[&str]) -> String {
     text
 }
 
-fn uses_line(i: usize) -> u64 {
-    7 + 6 * i as u64
+/// Validates a template with one node per label and asserts that each node, and nothing else, is
+/// rejected with `rule` at its `uses` string. Returns the JSON report.
+fn each_label_rejected(labels: &[&str], rule: &str) -> Value {
+    let repo = Repo::new();
+    repo.write(
+        ".vizier/workflow/labels.toml",
+        &template_with_labels(labels),
+    );
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 1);
+    let expected: Vec<_> = (0..labels.len())
+        .map(|i| (rule.to_owned(), format!("n{i}"), 7 + 6 * i as u64, 8))
+        .collect();
+    assert_eq!(places(&report), expected);
+    report
 }
 
 fn toml_string(s: &str) -> String {
@@ -115,17 +128,7 @@ fn legacy_labels_are_rejected_outright() {
         "cap.gate.cicd",
         "cap.agent.invoke.v2",
     ];
-    let repo = Repo::new();
-    repo.write(
-        ".vizier/workflow/legacy.toml",
-        &template_with_labels(&labels),
-    );
-    let (code, report) = json_report(&repo, &[]);
-    assert_eq!(code, 1);
-    let expected: Vec<_> = (0..labels.len())
-        .map(|i| ("legacy-uses".to_owned(), format!("n{i}"), uses_line(i), 8))
-        .collect();
-    assert_eq!(places(&report), expected);
+    let report = each_label_rejected(&labels, "legacy-uses");
     for (d, label) in diagnostics(&report).iter().zip(labels) {
         assert_eq!(
             d["message"],
@@ -155,17 +158,7 @@ fn unknown_labels_are_rejected_with_no_fallback_to_a_command() {
         "cap.env.shell.command.run ",
         "cap.env.shell.command.run\n",
     ];
-    let repo = Repo::new();
-    repo.write(
-        ".vizier/workflow/unknown.toml",
-        &template_with_labels(&labels),
-    );
-    let (code, report) = json_report(&repo, &[]);
-    assert_eq!(code, 1);
-    let expected: Vec<_> = (0..labels.len())
-        .map(|i| ("unknown-uses".to_owned(), format!("n{i}"), uses_line(i), 8))
-        .collect();
-    assert_eq!(places(&report), expected);
+    each_label_rejected(&labels, "unknown-uses");
 }
 
 #[test]

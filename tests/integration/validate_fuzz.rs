@@ -243,12 +243,17 @@ fn mutated_case() -> impl Strategy<Value = Seed> {
         })
 }
 
-/// `PROPTEST_CASES` (for a longer hunt) or the default.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// `default` cases, or `PROPTEST_CASES` for a longer hunt; failures print their minimal input
+/// instead of writing regression files into the source tree.
+fn config(default: u32) -> Config {
+    Config {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+        ..Config::default()
+    }
 }
 
 /// Validates through the library and checks what comes out; returns the three renderings.
@@ -284,11 +289,7 @@ fn check_library(seed: &Seed) -> [String; 3] {
 }
 
 proptest! {
-    #![proptest_config(Config {
-        cases: cases(512),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
-        ..Config::default()
-    })]
+    #![proptest_config(config(512))]
 
     #[test]
     fn mutated_templates_never_panic_the_library(seed in mutated_case()) {
@@ -304,11 +305,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(Config {
-        cases: cases(12),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
-        ..Config::default()
-    })]
+    #![proptest_config(config(12))]
 
     #[test]
     fn mutated_templates_never_panic_the_binary(seed in mutated_case()) {
