@@ -87,6 +87,7 @@ fn the_schema_rejects_what_the_validator_rejects_by_shape() {
         ("missing-field-template", ""),
         ("invalid-field", "/nodes/0/kind"),
         ("invalid-field-types", "/policy/failure_mode"),
+        ("invalid-field-shell-text", "/nodes/0/args/command"),
         ("unknown-field", "/nodes/1"),
         ("unknown-field-nested", ""),
         ("empty-uses", "/nodes/0/uses"),
