@@ -258,8 +258,9 @@ impl Driver<'_> {
                 continue;
             };
             if let Some(pos) = self.stack.iter().position(|p| *p == target) {
-                let mut chain: Vec<&str> = self.stack[pos..].iter().map(String::as_str).collect();
-                chain.push(&target);
+                let mut chain: Vec<String> =
+                    self.stack[pos..].iter().map(|p| format!("`{p}`")).collect();
+                chain.push(format!("`{target}`"));
                 self.findings.push(
                     Finding::error(
                         Rule::ImportCycle,
