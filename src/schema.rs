@@ -63,6 +63,11 @@ pub fn schema() -> Value {
             },
             "args": {
                 "type": "object",
+                "description": "String map; values may use ${param}",
+                "properties": {
+                    "command": { "type": "string", "description": "Shell text run by a shell node" },
+                    "script": { "type": "string", "description": "A script path or shell text" }
+                },
                 "additionalProperties": {
                     "oneOf": [scalar, { "type": "array", "items": { "type": "string" } }]
                 }

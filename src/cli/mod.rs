@@ -57,7 +57,7 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
         }
         Command::Completions(args) => {
             let mut buf = Vec::new();
-            clap_complete::generate(args.shell, &mut Cli::command(), "vizier", &mut buf);
+            clap_complete::generate(args.shell, &mut public_command(), "vizier", &mut buf);
             out.write(&String::from_utf8_lossy(&buf));
             Ok(exit::OK)
         }
@@ -76,4 +76,20 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The command tree without hidden subcommands: clap_complete would otherwise offer internal entry
+/// points such as `__workflow-node` to people pressing tab.
+fn public_command() -> clap::Command {
+    let full = Cli::command();
+    let mut public = clap::Command::new("vizier")
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(true);
+    if let Some(about) = full.get_about() {
+        public = public.about(about.clone());
+    }
+    for sub in full.get_subcommands().filter(|s| !s.is_hide_set()) {
+        public = public.subcommand(sub.clone());
+    }
+    public
 }

@@ -6,7 +6,9 @@ use crate::diagnostic::{render_github, render_human, render_json};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::validate::{Report, validate};
-use crate::workspace::{Index, Reader, Revision, WorkTree, Workspace, default_paths};
+use crate::workspace::{
+    Index, Reader, Revision, VIZIER_DIR, WORKFLOW_DIR, WorkTree, Workspace, default_paths,
+};
 
 pub fn run(args: ValidateArgs, out: &mut Output) -> Result<u8> {
     let cwd = std::env::current_dir().map_err(|source| Error::Read {
@@ -30,7 +32,13 @@ pub fn run(args: ValidateArgs, out: &mut Output) -> Result<u8> {
     let paths = if args.paths.is_empty() {
         let paths = default_paths(reader.as_ref())?;
         if paths.is_empty() {
-            return Err(Error::NoVizier { root });
+            if !root.join(VIZIER_DIR).is_dir() {
+                return Err(Error::NoVizier { root });
+            }
+            return Err(Error::Usage(format!(
+                "no templates in `{WORKFLOW_DIR}/` or `{VIZIER_DIR}/` (read from {})",
+                reader.describe()
+            )));
         }
         paths
     } else {
@@ -38,7 +46,13 @@ pub fn run(args: ValidateArgs, out: &mut Output) -> Result<u8> {
         let mut paths = Vec::new();
         for given in &args.paths {
             let rel = ws.relative(&cwd, given)?;
-            if !args.staged && args.rev.is_none() && root.join(&rel).is_dir() {
+            // A folder stands for the templates directly inside it, in whichever tree is read.
+            let folder = if args.staged || args.rev.is_some() {
+                reader.read(&rel)?.is_none() && !reader.toml_names(&rel)?.is_empty()
+            } else {
+                root.join(&rel).is_dir()
+            };
+            if folder {
                 let names = reader.toml_names(&rel)?;
                 paths.extend(names.into_iter().map(|n| join(&rel, &n)));
             } else {

@@ -224,38 +224,70 @@ impl<'a> Sink<'a> {
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.
+///
+/// Ties go to the candidate that sorts first, so the answer never depends on the order candidates
+/// come in (some callers iterate hash sets). Candidates whose length alone rules them out are skipped
+/// and the distance stops counting past the limit, so a long candidate list stays cheap.
 pub fn did_you_mean<'c>(
     input: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
+    let input: Vec<char> = input.chars().collect();
     let mut best: Option<(usize, &str)> = None;
+    let mut scratch = Vec::new();
     for candidate in candidates {
-        let distance = levenshtein(input, candidate);
-        let limit = (candidate.chars().count().max(3)) / 3;
-        if distance <= limit.max(1) && best.is_none_or(|(d, _)| distance < d) {
+        let length = candidate.chars().count();
+        let limit = (length.max(3) / 3).max(1);
+        if length.abs_diff(input.len()) > limit {
+            continue;
+        }
+        let Some(distance) = bounded_levenshtein(&input, candidate, limit, &mut scratch) else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((d, c)) => distance < d || (distance == d && candidate < c),
+        };
+        if better {
             best = Some((distance, candidate));
         }
     }
     best.map(|(_, c)| c)
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
-        }
+/// The edit distance between `a` and `b`, counting a swap of two neighbouring characters as one edit
+/// (the commonest typo: `tset` for `test`), or `None` once it is certain to exceed `limit`.
+fn bounded_levenshtein(a: &[char], b: &str, limit: usize, rows: &mut Vec<usize>) -> Option<usize> {
+    // Three rows in one buffer: the one before last, the last, and the one being filled.
+    let width = a.len() + 1;
+    rows.clear();
+    rows.resize(3 * width, 0);
+    for (i, cell) in rows[width..2 * width].iter_mut().enumerate() {
+        *cell = i;
     }
-    row[b.len()]
+    let mut previous_b = None;
+    for (j, cb) in b.chars().enumerate() {
+        let (done, current) = rows.split_at_mut(2 * width);
+        let (before, last) = done.split_at(width);
+        current[0] = j + 1;
+        let mut row_min = current[0];
+        for (i, ca) in a.iter().enumerate() {
+            let cost = usize::from(*ca != cb);
+            let mut best = (last[i] + cost).min(last[i + 1] + 1).min(current[i] + 1);
+            if i > 0 && previous_b == Some(*ca) && a[i - 1] == cb {
+                best = best.min(before[i - 1] + 1);
+            }
+            current[i + 1] = best;
+            row_min = row_min.min(best);
+        }
+        if row_min > limit {
+            return None;
+        }
+        rows.copy_within(width..3 * width, 0);
+        previous_b = Some(cb);
+    }
+    let distance = rows[2 * width - 1];
+    (distance <= limit).then_some(distance)
 }
 
 #[cfg(test)]
@@ -268,6 +300,31 @@ mod tests {
         assert_eq!(did_you_mean("aftr", fields), Some("after"));
         assert_eq!(did_you_mean("use", fields), Some("uses"));
         assert_eq!(did_you_mean("completely", fields), None);
+        assert_eq!(did_you_mean("", fields), None);
+    }
+
+    #[test]
+    fn ties_do_not_depend_on_candidate_order() {
+        assert_eq!(did_you_mean("aa", ["ac", "ab"]), Some("ab"));
+        assert_eq!(did_you_mean("aa", ["ab", "ac"]), Some("ab"));
+    }
+
+    #[test]
+    fn bounded_distance_matches_the_full_one_within_the_limit() {
+        let mut row = Vec::new();
+        let d = |a: &str, b: &str, limit| {
+            bounded_levenshtein(&a.chars().collect::<Vec<_>>(), b, limit, &mut Vec::new())
+        };
+        assert_eq!(d("kitten", "sitting", 3), Some(3));
+        assert_eq!(d("kitten", "sitting", 2), None);
+        assert_eq!(d("", "abc", 3), Some(3));
+        assert_eq!(d("é", "e", 1), Some(1));
+        assert_eq!(d("tset", "test", 1), Some(1));
+        assert_eq!(d("biuld", "build", 1), Some(1));
+        assert_eq!(d("ab", "ba", 1), Some(1));
+        assert_eq!(d("abc", "ca", 3), Some(3));
+        row.push(7); // a dirty scratch buffer is reset
+        assert_eq!(bounded_levenshtein(&['a'], "a", 1, &mut row), Some(0));
     }
 
     #[test]

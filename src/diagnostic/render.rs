@@ -148,14 +148,13 @@ pub fn github_annotation(d: &Diagnostic) -> String {
         message.push_str("\nhelp: ");
         message.push_str(help);
     }
+    // Exactly the properties of SPEC.md §4.3, in its order, so line-oriented consumers can match it.
     format!(
-        "::{} file={},line={},col={},endLine={},endColumn={},title={}::{}",
+        "::{} file={},line={},col={},title={}::{}",
         d.severity.as_str(),
         escape_property(&d.path),
         d.line,
         d.column,
-        d.end_line,
-        d.end_column,
         escape_property(&format!("vizier({})", d.rule.id())),
         escape_data(&message)
     )

@@ -67,22 +67,21 @@ pub fn assemble(root: &Template, stages: Vec<StageInput>) -> (Template, Vec<Find
         }
     };
     // The composing file's own params win over the stages' (they are the override), so they go first.
-    let stage_paths: HashMap<usize, String> = stages
+    // Which stage each file came in through, to name it in conflict messages.
+    let stage_paths: HashMap<usize, &str> = stages
         .iter()
         .flat_map(|s| {
-            s.template
-                .params
-                .iter()
-                .map(|p| (p.file, s.path.clone()))
-                .collect::<Vec<_>>()
+            let files = s.template.params.iter().map(|p| p.file);
+            let files = files.chain(s.template.artifact_contracts.iter().map(|c| c.file));
+            files.map(|file| (file, s.path.as_str()))
         })
         .collect();
-    let path_of = |file: usize| {
+    let path_of = |file: usize| -> String {
         stage_paths
             .get(&file)
-            .cloned()
-            .unwrap_or_else(|| "the composing template".to_owned())
+            .map_or_else(|| "the composing template".to_owned(), |p| format!("`{p}`"))
     };
+    // The composing file's own params win over the stages' (they are the override), so they go first.
     merge_params(&root.params, &mut findings, &path_of);
     let own_names: Vec<String> = root.params.iter().map(|p| p.name.value.clone()).collect();
     for stage in &stages {
@@ -105,17 +104,25 @@ pub fn assemble(root: &Template, stages: Vec<StageInput>) -> (Template, Vec<Find
                     if existing.version.as_ref().map(|v| &v.value)
                         != c.version.as_ref().map(|v| &v.value) =>
                 {
-                    findings.push(Finding::error(
-                        Rule::ContractConflict,
-                        c.file,
-                        c.span.clone(),
-                        format!(
-                            "artifact contract `{}` is declared with version `{}` here and `{}` elsewhere",
-                            id.value,
-                            c.version.as_ref().map_or("", |v| v.value.as_str()),
-                            existing.version.as_ref().map_or("", |v| v.value.as_str()),
-                        ),
-                    ));
+                    let span = c
+                        .version
+                        .as_ref()
+                        .map_or(c.span.clone(), |v| v.span.clone());
+                    findings.push(
+                        Finding::error(
+                            Rule::ContractConflict,
+                            c.file,
+                            span,
+                            format!(
+                                "artifact contract `{}` has version `{}` here but `{}` in {}",
+                                id.value,
+                                c.version.as_ref().map_or("", |v| v.value.as_str()),
+                                existing.version.as_ref().map_or("", |v| v.value.as_str()),
+                                path_of(existing.file),
+                            ),
+                        )
+                        .help("stages that share an artifact type must declare the same version"),
+                    );
                 }
                 Some(_) => {}
                 None => {
@@ -208,7 +215,7 @@ pub fn assemble(root: &Template, stages: Vec<StageInput>) -> (Template, Vec<Find
                 Finding::error(
                     Rule::Cycle,
                     link.file,
-                    link.span.clone(),
+                    to.span.clone(),
                     format!(
                         "link `{}` → `{}` closes a cycle between stages",
                         from.value, to.value

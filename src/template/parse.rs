@@ -268,7 +268,15 @@ fn read_node(w: &mut Walker<'_>, table: &DeTable<'_>, span: Span) -> Node {
         && let Some(args) = w.table("args", v)
     {
         for (key, value) in args.iter() {
+            let field = format!("args.{}", key.get_ref());
             let text = match value.get_ref() {
+                // Shell text is run as written: a list or a boolean there would run its spelling.
+                // A wrong type is reported and the arg kept blank, so the rules that ask whether
+                // `command` / `script` is set do not pile on.
+                _ if identity::shell_text_args().contains(&&**key.get_ref()) => Some(
+                    w.string(&field, value)
+                        .unwrap_or_else(|| Sp::new(String::new(), value.span())),
+                ),
                 DeValue::Array(items) if items.iter().all(|i| i.get_ref().is_str()) => {
                     let list: Vec<&str> =
                         items.iter().filter_map(|i| i.get_ref().as_str()).collect();
@@ -277,7 +285,7 @@ fn read_node(w: &mut Walker<'_>, table: &DeTable<'_>, span: Span) -> Node {
                         value.span(),
                     ))
                 }
-                _ => scalar_text(w, &format!("args.{}", key.get_ref()), value),
+                _ => scalar_text(w, &field, value),
             };
             if let Some(text) = text {
                 node.args

@@ -8,7 +8,7 @@ mod contracts;
 mod structure;
 mod uses;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::{Config, parse_config};
 use crate::diagnostic::{
@@ -35,6 +35,10 @@ impl Ctx<'_> {
 
     pub fn position(&self, file: usize, offset: usize) -> (usize, usize) {
         self.sources.get(file).position(offset)
+    }
+
+    pub fn path(&self, file: usize) -> &str {
+        &self.sources.get(file).path
     }
 }
 
@@ -195,7 +199,21 @@ impl Driver<'_> {
             other => other,
         };
         if let Some(template) = &template {
-            check_template(template, &self.sources, &mut self.findings);
+            let mut found = Vec::new();
+            check_template(template, &self.sources, &mut found);
+            if !template.stages.is_empty() {
+                // Each stage was checked on its own when it was loaded; checking it again inside the
+                // composition must not repeat those findings under the renamed node ids.
+                let place = |f: &Finding| (f.rule, f.file, f.span.start, f.span.end);
+                let seen: HashSet<_> = self
+                    .findings
+                    .iter()
+                    .filter(|f| f.file != file)
+                    .map(place)
+                    .collect();
+                found.retain(|f| f.file == file || !seen.contains(&place(f)));
+            }
+            self.findings.extend(found);
         }
         let ok = !self.findings[first_finding..]
             .iter()
@@ -240,8 +258,9 @@ impl Driver<'_> {
                 continue;
             };
             if let Some(pos) = self.stack.iter().position(|p| *p == target) {
-                let mut chain: Vec<&str> = self.stack[pos..].iter().map(String::as_str).collect();
-                chain.push(&target);
+                let mut chain: Vec<String> =
+                    self.stack[pos..].iter().map(|p| format!("`{p}`")).collect();
+                chain.push(format!("`{target}`"));
                 self.findings.push(
                     Finding::error(
                         Rule::ImportCycle,
@@ -300,11 +319,13 @@ impl Driver<'_> {
                 }
             }
         }
-        let mut seen: HashMap<&str, &crate::template::Import> = HashMap::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for import in &root.imports {
             if let Some(name) = &import.name
-                && seen.insert(&name.value, import).is_some()
+                && !seen.insert(&name.value)
             {
+                // Two stages of one name would rename their nodes alike; do not assemble them.
+                complete = false;
                 self.findings.push(Finding::error(
                     Rule::DuplicateNode,
                     import.file,

@@ -29,6 +29,12 @@ fn duplicates(ctx: &mut Ctx<'_>, template: &Template) {
             earlier.file,
             earlier.id.as_ref().map_or(0, |s| s.span.start),
         );
+        // In a composition the first declaration may sit in another file.
+        let place = if earlier.file == node.file {
+            format!("line {line}")
+        } else {
+            format!("`{}` line {line}", ctx.path(earlier.file))
+        };
         ctx.push(
             Finding::error(
                 Rule::DuplicateNode,
@@ -38,17 +44,27 @@ fn duplicates(ctx: &mut Ctx<'_>, template: &Template) {
             )
             .node(&id.value)
             .help(format!(
-                "the first `{}` is on line {line}; give this node another id",
+                "the first `{}` is on {place}; give this node another id",
                 id.value
             )),
         );
     }
 }
 
+/// How many dangling references get a "did you mean" search over every node id. Each search is
+/// linear in the node count, so without a cap a template made of broken references costs quadratic
+/// time; past the cap the help stays generic.
+const SUGGESTED_REFS: usize = 64;
+
 fn dangling(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
-    for d in &graph.dangling {
+    for (k, d) in graph.dangling.iter().enumerate() {
         let node = &template.nodes[d.node];
-        let help = did_you_mean(&d.name, template.nodes.iter().filter_map(|n| n.id_str()))
+        let suggestion = if k < SUGGESTED_REFS {
+            did_you_mean(&d.name, template.nodes.iter().filter_map(|n| n.id_str()))
+        } else {
+            None
+        };
+        let help = suggestion
             .map(|c| format!("did you mean `{c}`?"))
             .unwrap_or_else(|| "name a node declared in this template".to_owned());
         ctx.push(

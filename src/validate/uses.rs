@@ -189,32 +189,39 @@ fn legacy_help(uses: &str) -> String {
     }
 }
 
+/// The namespaces of §4.1 whose operations can be told apart by their last part.
+const NAMESPACES: [&str; 3] = ["cap.env.builtin.", "cap.env.shell.", "control."];
+
 fn unknown_help(uses: &str) -> String {
-    match did_you_mean(uses, IDENTITIES.iter().map(|row| row.uses)) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => {
-            let prefix = if uses.starts_with("control.") {
-                "control."
-            } else if uses.starts_with("cap.env.shell.") {
-                "cap.env.shell."
-            } else if uses.starts_with("cap.env.builtin.") {
-                "cap.env.builtin."
-            } else {
-                ""
-            };
-            if prefix.is_empty() {
-                "custom commands are `cap.env.shell.command.run` nodes with `args.command`; there is no fallback for other labels".to_owned()
-            } else {
-                let labels: Vec<&str> = IDENTITIES
-                    .iter()
-                    .map(|r| r.uses)
-                    .filter(|u| u.starts_with(prefix))
-                    .collect();
-                format!(
-                    "the `{prefix}*` labels are: {}",
-                    crate::template::walk::backticked(&labels)
-                )
-            }
-        }
+    let Some(prefix) = NAMESPACES.iter().copied().find(|p| uses.starts_with(p)) else {
+        return match did_you_mean(uses, IDENTITIES.iter().map(|row| row.uses)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => "custom commands are `cap.env.shell.command.run` nodes with `args.command`; there is no fallback for other labels".to_owned(),
+        };
+    };
+    // Compare only what follows the namespace: a shared prefix would make any two labels look close.
+    let op = &uses[prefix.len()..];
+    let in_namespace: Vec<&str> = IDENTITIES
+        .iter()
+        .map(|r| r.uses)
+        .filter(|u| u.starts_with(prefix))
+        .collect();
+    if let Some(close) = did_you_mean(op, in_namespace.iter().map(|u| &u[prefix.len()..])) {
+        return format!("did you mean `{prefix}{close}`?");
     }
+    // The right operation in the wrong namespace, e.g. `cap.env.builtin.command.run`.
+    if let Some(row) = IDENTITIES.iter().find(|row| {
+        NAMESPACES
+            .iter()
+            .any(|ns| row.uses.strip_prefix(ns) == Some(op))
+    }) {
+        return format!(
+            "`{op}` is not under `{prefix}`; did you mean `{}`?",
+            row.uses
+        );
+    }
+    format!(
+        "the `{prefix}*` labels are: {}",
+        crate::template::walk::backticked(&in_namespace)
+    )
 }

@@ -2,5 +2,8 @@
 //! repositories in temp folders, with an isolated git and home environment.
 
 mod ci_action;
+mod fixtures;
+mod schema;
 mod support;
 mod validate;
+mod validate_fuzz;
