@@ -17,6 +17,40 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
         .collect();
     let mut first_cicd_gate_node: Option<&str> = None;
 
+    // Param defaults may use other params (`branch = "draft/${slug}"`): every name must exist, and
+    // they must not refer to each other in a circle.
+    for param in &template.params {
+        for name in references(&param.default.value) {
+            if !declared.contains(name) {
+                ctx.push(
+                    Finding::error(
+                        Rule::UndeclaredParam,
+                        param.file,
+                        param.default.span.clone(),
+                        format!("`${{{name}}}` names a param that `[params]` does not declare"),
+                    )
+                    .help(format!(
+                        "declare `{name}` in `[params]`, or write `$${{` for a literal `${{`"
+                    )),
+                );
+            }
+        }
+    }
+    if let Some(param) = param_cycle(template) {
+        ctx.push(
+            Finding::error(
+                Rule::Cycle,
+                param.file,
+                param.default.span.clone(),
+                format!(
+                    "param `{}` refers back to itself through `${{…}}`",
+                    param.name.value
+                ),
+            )
+            .help("params may use other params, but not in a circle"),
+        );
+    }
+
     for (index, node) in template.nodes.iter().enumerate() {
         let id = node.id_str();
 
@@ -211,4 +245,32 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
             }
         }
     }
+}
+
+/// The first param (in declaration order) whose default reaches itself through `${…}`.
+fn param_cycle(template: &Template) -> Option<&crate::template::Param> {
+    let index: std::collections::HashMap<&str, usize> = template
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.value.as_str(), i))
+        .collect();
+    for (start, param) in template.params.iter().enumerate() {
+        let mut stack: Vec<usize> = references(&param.default.value)
+            .filter_map(|n| index.get(n).copied())
+            .collect();
+        let mut seen = vec![false; template.params.len()];
+        while let Some(i) = stack.pop() {
+            if i == start {
+                return Some(param);
+            }
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(
+                    references(&template.params[i].default.value)
+                        .filter_map(|n| index.get(n).copied()),
+                );
+            }
+        }
+    }
+    None
 }
