@@ -478,3 +478,154 @@ fn inherit_context(plan: &Plan, m: &mut Manifest, i: usize) {
         m.nodes[i].metadata.insert(k, v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::compile::{Trigger, assign_run_id, compile, resolve_params};
+    use crate::store::Store;
+    use crate::template::parse_template;
+
+    /// A world where processes and outcomes are whatever the test says.
+    #[derive(Default)]
+    struct Fake {
+        outcomes: RefCell<HashMap<String, &'static str>>,
+        dead: RefCell<Vec<String>>,
+    }
+
+    impl Probe for Fake {
+        fn outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
+            self.outcomes.borrow().get(job_id).map(|o| OutcomeFile {
+                job_id: job_id.into(),
+                attempt,
+                outcome: (*o).into(),
+                ..OutcomeFile::default()
+            })
+        }
+        fn alive(&self, job_id: &str, _: u32, _: Option<&ProcessId>) -> bool {
+            !self.dead.borrow().iter().any(|d| d == job_id)
+        }
+        fn artifact_exists(&self, _: &str, _: &PlanArtifact) -> bool {
+            false
+        }
+        fn precondition(&self, _: &PlanPrecondition, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn setup(text: &str) -> (Plan, Manifest) {
+        let parsed = parse_template(0, text);
+        let template = parsed.template.unwrap();
+        let params = resolve_params(&template, &[]).unwrap();
+        let mut plan = compile(&template, "t.toml", params, Trigger::default(), None).unwrap();
+        assign_run_id(&mut plan, 0);
+        let manifest = Store::new(std::path::Path::new("/nowhere")).initial_manifest(&plan, "T0");
+        (plan, manifest)
+    }
+
+    const CHAIN: &str = r#"id = "t"
+version = "v1"
+[[nodes]]
+id = "a"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+locks = [{ key = "repo", mode = "exclusive" }]
+on = { failed = ["fix"] }
+[[nodes]]
+id = "b"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+after = [{ node_id = "a" }]
+[[nodes]]
+id = "fix"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+"#;
+
+    fn id(plan: &Plan, node: &str) -> String {
+        plan.nodes
+            .iter()
+            .find(|n| n.node_id == node)
+            .unwrap()
+            .job_id
+            .clone()
+    }
+
+    #[test]
+    fn a_chain_starts_its_head_and_records_why_the_rest_waits() {
+        let (plan, mut m) = setup(CHAIN);
+        let fake = Fake::default();
+        let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T1", true);
+        assert_eq!(out.start, [0]);
+        assert_eq!(m.nodes[0].status, Status::Running);
+        assert_eq!(m.nodes[0].started_at.as_deref(), Some("T1"));
+        assert_eq!(m.nodes[1].status, Status::WaitingOnDeps);
+        assert_eq!(m.nodes[1].wait_reason.as_ref().unwrap().detail, "a");
+        assert_eq!(
+            m.nodes[2].status,
+            Status::WaitingOnDeps,
+            "a handler waits for its source"
+        );
+
+        fake.outcomes
+            .borrow_mut()
+            .insert(id(&plan, "a"), "succeeded");
+        let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T2", true);
+        assert_eq!(out.start, [1]);
+        assert_eq!(
+            m.nodes[2].status,
+            Status::Skipped,
+            "the handler's route was not taken"
+        );
+        fake.outcomes
+            .borrow_mut()
+            .insert(id(&plan, "b"), "succeeded");
+        let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T3", true);
+        assert!(out.events.contains(&Event::RunFinished));
+        assert_eq!(m.outcome.as_deref(), Some("succeeded"));
+        assert_eq!(m.finished_at.as_deref(), Some("T3"));
+    }
+
+    #[test]
+    fn a_vanished_process_fails_its_job_and_its_handler_runs() {
+        let (plan, mut m) = setup(CHAIN);
+        let fake = Fake::default();
+        tick(&plan, &mut m, &fake, &mut LockTable::default(), "T1", true);
+        fake.dead.borrow_mut().push(id(&plan, "a"));
+        let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T2", true);
+        assert_eq!(m.nodes[0].status, Status::Failed);
+        assert!(m.nodes[0].reason.as_ref().unwrap().contains("vanished"));
+        assert_eq!(m.nodes[1].status, Status::BlockedByDependency);
+        assert_eq!(out.start, [2], "the failure handler starts");
+    }
+
+    #[test]
+    fn a_held_lock_makes_a_job_wait_and_a_non_driver_starts_nothing() {
+        let (plan, mut m) = setup(CHAIN);
+        let fake = Fake::default();
+        let mut locks = LockTable::default();
+        locks.add("repo", "shared", "some-other-job");
+        let out = tick(&plan, &mut m, &fake, &mut locks, "T1", true);
+        assert!(out.start.is_empty());
+        assert_eq!(m.nodes[0].status, Status::WaitingOnLocks);
+        assert!(
+            m.nodes[0]
+                .wait_reason
+                .as_ref()
+                .unwrap()
+                .detail
+                .contains("some-other-job")
+        );
+
+        let (plan, mut m) = setup(CHAIN);
+        let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T1", false);
+        assert!(out.start.is_empty());
+        assert_eq!(m.nodes[0].status, Status::Queued);
+    }
+}

@@ -3,6 +3,8 @@
 
 mod ci_action;
 mod fixtures;
+mod jobs;
+mod run;
 mod schema;
 mod support;
 mod validate;

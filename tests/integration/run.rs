@@ -1,0 +1,478 @@
+//! `vizier run` and the scheduler: real repos, real child processes, real records.
+
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::*;
+
+fn shell(id: &str, command: &str, after: &[&str]) -> String {
+    let after = if after.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "after = [{}]\n",
+            after
+                .iter()
+                .map(|a| format!("{{ node_id = \"{a}\" }}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!(
+        "\n[[nodes]]\nid = \"{id}\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = {{ command = {command:?} }}\n{after}"
+    )
+}
+
+fn terminal(after: &[&str]) -> String {
+    format!(
+        "\n[[nodes]]\nid = \"done\"\nkind = \"gate\"\nuses = \"control.terminal\"\nafter = [{}]\n",
+        after
+            .iter()
+            .map(|a| format!("{{ node_id = \"{a}\" }}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn template(id: &str, body: &str) -> String {
+    format!("id = \"{id}\"\nversion = \"v1\"\n{body}")
+}
+
+/// A repo with one committed template under `.vizier/workflow/<alias>.toml`.
+fn repo_with(alias: &str, text: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write(&format!(".vizier/workflow/{alias}.toml"), text);
+    repo.write(".gitignore", ".vizier/jobs/\n");
+    repo.commit_all("init");
+    repo
+}
+
+pub fn manifests(repo: &Repo) -> Vec<Value> {
+    let dir = repo.join(".vizier/jobs/runs");
+    let mut out: Vec<Value> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by_key(|m: &Value| m["created_at"].as_str().unwrap_or("").to_owned());
+    out
+}
+
+pub fn node<'a>(manifest: &'a Value, id: &str) -> &'a Value {
+    manifest["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node_id"] == id)
+        .unwrap_or_else(|| panic!("no node {id}"))
+}
+
+/// Waits (bounded) until `check` holds; panics with `what` otherwise.
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn a_passing_run_writes_records_and_a_manifest_and_exits_0() {
+    let body = shell("a", "echo hello > out.txt", &[])
+        + &shell("b", "test -f out.txt", &["a"])
+        + &terminal(&["b"]);
+    let repo = repo_with("ci", &template("template.ci", &body));
+    repo.vizier()
+        .args(["run", "ci"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("✔ a succeeded"))
+        .stdout(predicate::str::contains("succeeded in"));
+    let m = &manifests(&repo)[0];
+    assert_eq!(m["outcome"], "succeeded");
+    assert_eq!(m["version"], 1);
+    assert_eq!(m["template"]["id"], "template.ci");
+    assert_eq!(m["trigger"]["kind"], "local");
+    assert_eq!(m["trigger"]["ref"], "refs/heads/main");
+    assert_eq!(m["trigger"]["sha"], repo.git(&["rev-parse", "HEAD"]).trim());
+    let run_id = m["run_id"].as_str().unwrap();
+    assert!(run_id.starts_with("run-") && run_id.len() == 20, "{run_id}");
+    let b = node(m, "b");
+    assert_eq!(b["job_id"], format!("{run_id}-b"));
+    assert_eq!(b["after"], serde_json::json!([format!("{run_id}-a")]));
+    assert_eq!(b["status"], "succeeded");
+    assert_eq!(b["executor_class"], "environment.shell");
+    assert_eq!(b["executor_operation"], "command.run");
+    assert_eq!(node(m, "done")["control_policy"], "terminal");
+    // One job record per node, with the metadata of SPEC.md §5.2.
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(repo.join(&format!(".vizier/jobs/{run_id}-a/job.json"))).unwrap(),
+    )
+    .unwrap();
+    let md = &record["metadata"];
+    assert_eq!(md["workflow_run_id"], run_id);
+    assert_eq!(md["workflow_template_id"], "template.ci");
+    assert_eq!(md["workflow_template_version"], "v1");
+    assert_eq!(md["workflow_node_id"], "a");
+    assert_eq!(md["workflow_node_attempt"], 1);
+    assert_eq!(md["workflow_node_outcome"], "succeeded");
+    assert_eq!(md["workflow_executor_class"], "environment.shell");
+    assert_eq!(md["workflow_executor_operation"], "command.run");
+    assert_eq!(md["execution_root"], ".");
+    assert!(md["workflow_policy_snapshot_hash"].as_str().unwrap().len() == 64);
+    assert_eq!(
+        record["command"],
+        serde_json::json!([
+            "vizier",
+            "__workflow-node",
+            "--job-id",
+            format!("{run_id}-a")
+        ])
+    );
+    assert_eq!(repo.read("out.txt"), "hello\n");
+}
+
+#[test]
+fn a_failing_node_fails_the_run_and_blocks_what_depends_on_it() {
+    let body =
+        shell("a", "echo boom >&2; exit 7", &[]) + &shell("b", "true", &["a"]) + &terminal(&["b"]);
+    let repo = repo_with("ci", &template("t", &body));
+    repo.vizier()
+        .args(["run", "ci"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("a failed (exit 7)"));
+    let m = &manifests(&repo)[0];
+    assert_eq!(m["outcome"], "failed");
+    assert_eq!(node(m, "a")["exit_code"], 7);
+    assert_eq!(node(m, "b")["status"], "blocked_by_dependency");
+    let run_id = m["run_id"].as_str().unwrap();
+    let stderr = repo.read(&format!(".vizier/jobs/{run_id}-a/stderr.log"));
+    assert!(stderr.contains("boom"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_template_prints_diagnostics_and_writes_nothing() {
+    let repo = repo_with(
+        "ci",
+        &template(
+            "t",
+            "\n[[nodes]]\nid = \"a\"\nuses = \"vizier.plan.persist\"\n",
+        ),
+    );
+    repo.vizier()
+        .args(["run", "ci"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[legacy-uses]"));
+    assert!(!repo.join(".vizier/jobs").exists());
+}
+
+#[test]
+fn unknown_aliases_and_params_are_usage_errors() {
+    let repo = repo_with(
+        "ci",
+        &template(
+            "t",
+            &format!("[params]\ntarget = \"main\"\n{}", shell("a", "true", &[])),
+        ),
+    );
+    repo.vizier()
+        .args(["run", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unknown template alias `nope`; known: ci",
+        ));
+    repo.vizier()
+        .args(["run", "ci", "--set", "tagret=x"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("unknown param `tagret`")
+                .and(predicate::str::contains("`target`")),
+        );
+    assert!(!repo.join(".vizier/jobs").exists());
+}
+
+#[test]
+fn params_and_run_identity_reach_scripts_as_environment_variables() {
+    let body = format!(
+        "[params]\ntarget = \"main\"\n{}",
+        shell(
+            "env",
+            "printf '%s|%s|%s|%s|%s|%s|%s\\n' \"${target}\" \"$VIZIER_PARAM_TARGET\" \"$VIZIER_RUN_ID\" \"$VIZIER_JOB_ID\" \"$VIZIER_NODE_ID\" \"$VIZIER_SHA\" \"$VIZIER_REF\" > env.txt",
+            &[]
+        )
+    );
+    let repo = repo_with("ci", &template("t", &body));
+    repo.vizier()
+        .args(["run", "ci", "--set", "target=dev"])
+        .assert()
+        .code(0);
+    let m = &manifests(&repo)[0];
+    let run_id = m["run_id"].as_str().unwrap();
+    let sha = repo.git(&["rev-parse", "HEAD"]);
+    assert_eq!(
+        repo.read("env.txt").trim(),
+        format!(
+            "dev|dev|{run_id}|{run_id}-env|env|{}|refs/heads/main",
+            sha.trim()
+        )
+    );
+    assert_eq!(m["params"]["target"], "dev");
+}
+
+#[test]
+fn run_ids_are_the_same_in_another_clone_and_the_next_free_one_in_the_same_store() {
+    let body = shell("a", "true", &[]);
+    let repo = repo_with("ci", &template("t", &body));
+    repo.vizier().args(["run", "ci"]).assert().code(0);
+    repo.vizier().args(["run", "ci"]).assert().code(0);
+    let ids: Vec<String> = manifests(&repo)
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+
+    let clone = Repo::bare_dir();
+    let out = std::process::Command::new("git")
+        .args(["clone", "-q"])
+        .arg(repo.path())
+        .arg(clone.join("c"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["run", "ci", "--format", "json"])
+        .current_dir(clone.join("c"));
+    isolate(&mut cmd, clone.home.path());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(ids.contains(&m["run_id"].as_str().unwrap().to_owned()));
+    // And a different param gives a different id.
+    let dry = repo
+        .vizier()
+        .args(["run", "ci", "--dry-run", "--format", "json"])
+        .output()
+        .unwrap();
+    let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert!(
+        !ids.contains(&dry["run_id"].as_str().unwrap().to_owned()),
+        "dry-run picks the next free id"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_jobs_and_writes_nothing() {
+    let repo = repo_with(
+        "ci",
+        &template(
+            "t",
+            &(shell("a", "true", &[]) + &shell("b", "true", &["a"])),
+        ),
+    );
+    repo.vizier()
+        .args(["run", "ci", "--dry-run"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("would create run run-"))
+        .stdout(predicate::str::contains(
+            "-b  cap.env.shell.command.run  after a",
+        ));
+    assert!(!repo.join(".vizier/jobs").exists());
+}
+
+#[test]
+fn handlers_run_on_their_outcome_and_are_skipped_otherwise() {
+    let body = template(
+        "t",
+        r#"
+[[nodes]]
+id = "work"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "exit 1" }
+on = { failed = ["fix"] }
+
+[[nodes]]
+id = "fix"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "echo fixed > fixed.txt" }
+
+[[nodes]]
+id = "ok"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+on = { failed = ["never"] }
+
+[[nodes]]
+id = "never"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "echo no > never.txt" }
+"#,
+    );
+    let repo = repo_with("h", &body);
+    repo.vizier().args(["run", "h"]).assert().code(1);
+    let m = &manifests(&repo)[0];
+    assert_eq!(node(m, "work")["status"], "failed");
+    assert_eq!(node(m, "fix")["status"], "succeeded");
+    assert_eq!(node(m, "never")["status"], "skipped");
+    assert!(repo.join("fixed.txt").exists());
+    assert!(!repo.join("never.txt").exists());
+}
+
+#[test]
+fn a_loop_back_reruns_within_its_budget_then_blocks() {
+    let body = template(
+        "t",
+        r#"
+[[nodes]]
+id = "work"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "echo x >> count.txt" }
+
+[[nodes]]
+id = "stop"
+kind = "gate"
+uses = "control.gate.stop_condition"
+gates = [{ kind = "script", script = "test $(wc -l < count.txt) -ge ${need}" }]
+retry = { mode = "until_gate", budget = 2 }
+after = [{ node_id = "work" }]
+on = { failed = ["work"] }
+"#,
+    )
+    .replace(
+        "version = \"v1\"\n",
+        "version = \"v1\"\n[params]\nneed = \"3\"\n",
+    );
+    let repo = repo_with("loop", &body);
+    repo.vizier().args(["run", "loop"]).assert().code(0);
+    let m = &manifests(&repo)[0];
+    assert_eq!(node(m, "stop")["status"], "succeeded");
+    assert_eq!(node(m, "work")["attempts"], 3);
+    assert_eq!(repo.read("count.txt").lines().count(), 3);
+
+    std::fs::remove_file(repo.join("count.txt")).unwrap();
+    repo.vizier()
+        .args(["run", "loop", "--set", "need=9"])
+        .assert()
+        .code(1);
+    let m = manifests(&repo).pop().unwrap();
+    let stop = node(&m, "stop");
+    assert_eq!(stop["status"], "blocked");
+    assert!(
+        stop["reason"]
+            .as_str()
+            .unwrap()
+            .contains("retry budget spent"),
+        "{stop}"
+    );
+    // budget 2 → 3 runs in all
+    assert_eq!(repo.read("count.txt").lines().count(), 3);
+}
+
+#[test]
+fn operations_not_built_yet_fail_their_node_saying_so() {
+    let body = template(
+        "t",
+        "\n[[nodes]]\nid = \"commit\"\nkind = \"builtin\"\nuses = \"cap.env.builtin.git.stage_commit\"\n",
+    );
+    let repo = repo_with("x", &body);
+    repo.vizier()
+        .args(["run", "x"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("not implemented"));
+}
+
+#[test]
+fn four_concurrent_runs_each_run_every_job_exactly_once() {
+    let body = shell("a", "echo \"$VIZIER_JOB_ID\" >> ran.txt", &[])
+        + &shell("b", "echo \"$VIZIER_JOB_ID\" >> ran.txt", &["a"])
+        + &shell("c", "echo \"$VIZIER_JOB_ID\" >> ran.txt", &["a"])
+        + &terminal(&["b", "c"]);
+    let repo = repo_with(
+        "ci",
+        &template("t", &format!("[params]\nn = \"0\"\n{body}")),
+    );
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let mut cmd = std::process::Command::new(BIN);
+            cmd.args(["run", "ci", "--set", &format!("n={i}")])
+                .current_dir(repo.path());
+            isolate(&mut cmd, repo.home.path());
+            cmd.stdout(std::process::Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let ms = manifests(&repo);
+    assert_eq!(ms.len(), 4);
+    assert!(ms.iter().all(|m| m["outcome"] == "succeeded"));
+    let mut ran: Vec<String> = repo.read("ran.txt").lines().map(str::to_owned).collect();
+    assert_eq!(ran.len(), 12, "{ran:?}");
+    ran.sort();
+    ran.dedup();
+    assert_eq!(ran.len(), 12, "a job ran twice");
+}
+
+#[test]
+fn a_killed_run_is_marked_failed_on_the_next_tick() {
+    let body = shell("slow", "sleep 30", &[]) + &terminal(&["slow"]);
+    let repo = repo_with("ci", &template("t", &body));
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["run", "ci"]).current_dir(repo.path());
+    isolate(&mut cmd, repo.home.path());
+    let mut driver = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
+    wait_until("the node to start", || {
+        manifests(&repo).first().is_some_and(|m| {
+            node(m, "slow")["status"] == "running" && node(m, "slow")["process"].is_object()
+        })
+    });
+    let m = &manifests(&repo)[0];
+    let pid = node(m, "slow")["process"]["pid"].as_u64().unwrap() as i32;
+    // kill -9 the driver and the job's whole process group.
+    unsafe {
+        libc::kill(driver.id() as i32, libc::SIGKILL);
+        libc::kill(-pid, libc::SIGKILL);
+    }
+    driver.wait().unwrap();
+    wait_until("the job process to be gone", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+    });
+    repo.vizier()
+        .args(["jobs", "list"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("failed"));
+    let m = &manifests(&repo)[0];
+    let slow = node(m, "slow");
+    assert_eq!(slow["status"], "failed");
+    assert!(
+        slow["reason"].as_str().unwrap().contains("vanished"),
+        "{slow}"
+    );
+    assert_eq!(m["outcome"], "failed");
+    assert_eq!(node(m, "done")["status"], "blocked_by_dependency");
+}
