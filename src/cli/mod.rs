@@ -2,6 +2,7 @@
 //! It is the only code that writes to the terminal.
 
 pub mod args;
+mod ci;
 mod jobs;
 mod output;
 mod run;
@@ -63,7 +64,7 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
         }
         Command::Init(_) => Err(Error::NotImplemented("`vizier init`".into())),
         Command::Run(args) => run::run(args, out),
-        Command::Ci(_) => Err(Error::NotImplemented("`vizier ci`".into())),
+        Command::Ci(args) => ci::run(args, out),
         Command::Hooks(_) => Err(Error::NotImplemented("`vizier hooks`".into())),
         Command::Hook(_) => Err(Error::NotImplemented("`vizier hook`".into())),
         Command::Jobs(args) => jobs::run(args, out),

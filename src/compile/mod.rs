@@ -29,7 +29,7 @@ pub struct Trigger {
     pub before: Option<String>,
     /// Paths changed by the push, when known (SPEC.md §12).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changed_files: Vec<String>,
+    pub changed_paths: Vec<String>,
     /// Extra event values for scripts, exported as environment variables only (SPEC.md §10).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,

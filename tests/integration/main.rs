@@ -2,6 +2,7 @@
 //! repositories in temp folders, with an isolated git and home environment.
 
 mod ci_action;
+mod ci_run;
 mod fixtures;
 mod jobs;
 mod run;
