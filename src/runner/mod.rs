@@ -430,6 +430,21 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
         .metadata
         .entry("execution_root".into())
         .or_insert_with(|| json!(rel_root));
+    if result.outcome == "succeeded" {
+        // A marker per produced artifact, scoped to the run: what `needs` waits for.
+        for artifact in &spec.node.produces {
+            let dir = store.artifact_marker_dir(&spec.run_id, &artifact.type_id, &artifact.key);
+            std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+                path: dir.clone(),
+                source,
+            })?;
+            let marker = dir.join(job_id);
+            std::fs::File::create(&marker).map_err(|source| Error::Write {
+                path: marker,
+                source,
+            })?;
+        }
+    }
     Ok(result)
 }
 
