@@ -8,7 +8,7 @@ use crate::config::{CONFIG_PATH, Config};
 use crate::error::{Error, Result};
 use crate::store::{self, Manifest, Store};
 use crate::validate::{Report, validate};
-use crate::workspace::{WORKFLOW_DIR, WorkTree, Workspace};
+use crate::workspace::{VIZIER_DIR, WORKFLOW_DIR, WorkTree, Workspace};
 
 /// Where a template comes from.
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub struct Resolved {
 }
 
 /// Looks a name up: a path (anything with `/` or ending in `.toml`), else `[commands]`, else
-/// `.vizier/workflow/<alias>.toml`. An unknown alias is a usage error listing the known ones.
+/// `.vizier/workflow/<alias>.toml`, else `.vizier/<alias>.toml` (where compositions live). An unknown alias is a usage error listing the known ones.
 pub fn resolve(
     ws: &Workspace,
     cwd: &Path,
@@ -43,21 +43,29 @@ pub fn resolve(
             alias: Some(name.to_owned()),
         });
     }
-    let default = format!("{WORKFLOW_DIR}/{name}.toml");
-    if ws.root.join(&default).is_file() {
-        return Ok(Resolved {
-            path: default,
-            alias: Some(name.to_owned()),
-        });
+    // `.vizier/workflow/<alias>.toml`, then a composition beside the config: `.vizier/<alias>.toml`.
+    let candidates = [
+        format!("{WORKFLOW_DIR}/{name}.toml"),
+        format!("{VIZIER_DIR}/{name}.toml"),
+    ];
+    for path in candidates {
+        if path != CONFIG_PATH && ws.root.join(&path).is_file() {
+            return Ok(Resolved {
+                path,
+                alias: Some(name.to_owned()),
+            });
+        }
     }
     let mut known: Vec<String> = config
         .map(|c| c.commands.keys().cloned().collect())
         .unwrap_or_default();
-    if let Ok(entries) = std::fs::read_dir(ws.root.join(WORKFLOW_DIR)) {
-        for e in entries.filter_map(|e| e.ok()) {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = n.strip_suffix(".toml") {
-                known.push(stem.to_owned());
+    for dir in [WORKFLOW_DIR, VIZIER_DIR] {
+        if let Ok(entries) = std::fs::read_dir(ws.root.join(dir)) {
+            for e in entries.filter_map(|e| e.ok()) {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if let Some(stem) = n.strip_suffix(".toml").filter(|s| *s != "config") {
+                    known.push(stem.to_owned());
+                }
             }
         }
     }

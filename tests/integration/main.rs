@@ -3,6 +3,7 @@
 
 mod ci_action;
 mod ci_run;
+mod compose;
 mod fixtures;
 mod jobs;
 mod run;

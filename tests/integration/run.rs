@@ -476,3 +476,53 @@ fn a_killed_run_is_marked_failed_on_the_next_tick() {
     assert_eq!(m["outcome"], "failed");
     assert_eq!(node(m, "done")["status"], "blocked_by_dependency");
 }
+
+/// a → b (fails) and a → c → e; d waits for b and e. `c` is still running when `b` fails, so `e` is
+/// the one new start the failure mode decides about.
+fn diamond(mode: &str) -> String {
+    let body = shell("a", "true", &[])
+        + &shell("b", "exit 1", &["a"])
+        + &shell("c", "sleep 1", &["a"])
+        + &shell("e", "echo e > e.txt", &["c"])
+        + &shell("d", "true", &["b", "e"]);
+    template(
+        "diamond",
+        &format!("[policy]\nfailure_mode = \"{mode}\"\n{body}"),
+    )
+}
+
+#[test]
+fn block_downstream_starts_nothing_new_after_a_failure() {
+    let repo = repo_with("d", &diamond("block_downstream"));
+    repo.vizier().args(["run", "d"]).assert().code(1);
+    let m = &manifests(&repo)[0];
+    assert_eq!(node(m, "b")["status"], "failed");
+    assert_eq!(
+        node(m, "c")["status"],
+        "succeeded",
+        "already running: it finishes"
+    );
+    let e = node(m, "e");
+    assert_eq!(e["status"], "blocked_by_dependency");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("failure_mode = block_downstream"),
+        "{e}"
+    );
+    assert_eq!(node(m, "d")["status"], "blocked_by_dependency");
+    assert!(!repo.join("e.txt").exists());
+}
+
+#[test]
+fn continue_independent_runs_what_does_not_depend_on_the_failure() {
+    let repo = repo_with("d", &diamond("continue_independent"));
+    repo.vizier().args(["run", "d"]).assert().code(1);
+    let m = &manifests(&repo)[0];
+    assert_eq!(node(m, "b")["status"], "failed");
+    assert_eq!(node(m, "e")["status"], "succeeded");
+    assert_eq!(node(m, "d")["status"], "blocked_by_dependency");
+    assert!(repo.join("e.txt").exists());
+    assert_eq!(m["outcome"], "failed");
+}
