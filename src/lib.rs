@@ -13,6 +13,7 @@ pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod git;
+pub mod hooks;
 pub mod launch;
 pub mod ops;
 pub mod runner;

@@ -120,11 +120,7 @@ pub struct CiArgs {
     pub format: Option<CiFormat>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum HookName {
-    PreCommit,
-    PrePush,
-}
+pub use crate::hooks::HookName;
 
 #[derive(Debug, Args)]
 pub struct HooksArgs {

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod ci;
+mod hooks;
 mod jobs;
 mod output;
 mod run;
@@ -65,8 +66,8 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
         Command::Init(_) => Err(Error::NotImplemented("`vizier init`".into())),
         Command::Run(args) => run::run(args, out),
         Command::Ci(args) => ci::run(args, out),
-        Command::Hooks(_) => Err(Error::NotImplemented("`vizier hooks`".into())),
-        Command::Hook(_) => Err(Error::NotImplemented("`vizier hook`".into())),
+        Command::Hooks(args) => hooks::run(args, out),
+        Command::Hook(args) => hooks::run_hook(args, out),
         Command::Jobs(args) => jobs::run(args, out),
         Command::WorkflowNode(args) => {
             let cwd = std::env::current_dir().map_err(|source| Error::Read {

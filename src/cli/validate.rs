@@ -79,7 +79,7 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-fn render(report: &Report, format: DiagnosticFormat, out: &mut Output) {
+pub(super) fn render(report: &Report, format: DiagnosticFormat, out: &mut Output) {
     match format {
         DiagnosticFormat::Json => out.write(&render_json(&report.files, &report.diagnostics)),
         DiagnosticFormat::Github => out.write(&render_github(&report.diagnostics)),

@@ -7,11 +7,37 @@ use git2::{ObjectType, Repository, Tree};
 
 use crate::error::{Error, Result};
 
-/// Opens the repository that contains `path`.
+/// Opens the repository that contains `path`. When git has set `GIT_INDEX_FILE` (it does while a
+/// hook runs for `git commit -a` or `git commit <paths>`, pointing at a temporary index), that index
+/// is the one read: it holds what the commit being made will contain.
 pub fn open(path: &Path) -> Result<Repository> {
-    Repository::discover(path).map_err(|_| Error::NotARepo {
+    let repo = Repository::discover(path).map_err(|_| Error::NotARepo {
         path: path.to_path_buf(),
+    })?;
+    use_env_index(repo)
+}
+
+/// Opens the repository the way git's own commands do when they run a hook: from `GIT_DIR` (and
+/// `GIT_COMMON_DIR`, `GIT_INDEX_FILE`, …) when set, else by discovery from the current folder.
+pub fn open_from_env() -> Result<Repository> {
+    Repository::open_from_env().map_err(|_| Error::NotARepo {
+        path: std::env::current_dir().unwrap_or_default(),
     })
+}
+
+fn use_env_index(repo: Repository) -> Result<Repository> {
+    let Some(file) = std::env::var_os("GIT_INDEX_FILE").filter(|f| !f.is_empty()) else {
+        return Ok(repo);
+    };
+    let mut index = git2::Index::open(Path::new(&file)).map_err(|e| {
+        Error::git(format!(
+            "cannot read the index `{}`: {}",
+            file.to_string_lossy(),
+            e.message()
+        ))
+    })?;
+    repo.set_index(&mut index).map_err(Error::git)?;
+    Ok(repo)
 }
 
 /// The staged content of a file, or `None` when it is not in the index.

@@ -1,0 +1,264 @@
+//! `vizier hooks install|uninstall|status` and `vizier hook <name>` (SPEC.md §11): calls `hooks` and
+//! renders what it did.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use super::Output;
+use super::args::{DiagnosticFormat, HookArgs, HooksAction, HooksArgs};
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::hooks::{
+    self, HookName, HookReport, HookState, HooksFolder, InstallOutcome, PreCommit, PushOutcome,
+    UninstallOutcome,
+};
+
+pub fn run(args: HooksArgs, out: &mut Output) -> Result<u8> {
+    let cwd = current_dir()?;
+    let folder = hooks::locate(&cwd)?;
+    match args.action {
+        HooksAction::Install { hooks, force } => {
+            let binary = std::env::current_exe().map_err(|source| Error::Read {
+                path: "the running vizier binary".into(),
+                source,
+            })?;
+            let reports = hooks::install(&folder, &HookName::selection(&hooks), &binary, force)?;
+            out.write(&folder_line(&folder));
+            out.write(&format!("vizier binary: {}\n", binary.display()));
+            for r in &reports {
+                out.write(&install_line(r));
+            }
+            if folder.inside_work_tree() {
+                out.write(
+                    "note: this folder is inside the work tree; the scripts name a path on this \
+                     machine, so keep them out of commits\n",
+                );
+            }
+            Ok(exit::OK)
+        }
+        HooksAction::Uninstall { hooks } => {
+            let reports = hooks::uninstall(&folder, &HookName::selection(&hooks))?;
+            out.write(&folder_line(&folder));
+            for r in &reports {
+                out.write(&uninstall_line(r));
+            }
+            Ok(exit::OK)
+        }
+        HooksAction::Status { hooks } => {
+            let reports = hooks::status(&folder, &HookName::selection(&hooks))?;
+            out.write(&folder_line(&folder));
+            for r in &reports {
+                out.write(&status_lines(r, &folder));
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// `vizier hook <name>`: the check an installed script runs.
+pub fn run_hook(args: HookArgs, out: &mut Output) -> Result<u8> {
+    match args.name {
+        HookName::PreCommit => match hooks::pre_commit()? {
+            PreCommit::NothingStaged => Ok(exit::OK),
+            PreCommit::Checked(report) => {
+                if report.diagnostics.is_empty() {
+                    out.write(&format!(
+                        "vizier: {} staged under .vizier/ valid\n",
+                        files(report.files.len())
+                    ));
+                    return Ok(exit::OK);
+                }
+                super::validate::render(&report, DiagnosticFormat::Human, out);
+                if report.errors() == 0 {
+                    return Ok(exit::OK);
+                }
+                out.write(
+                    "vizier: commit refused: the staged templates above have errors\n\
+                     help: fix them and `git add` the fix; what is staged is what is checked\n\
+                     help: to commit once without the check, set VIZIER_SKIP_HOOKS=1\n",
+                );
+                Ok(exit::FAILED)
+            }
+        },
+        HookName::PrePush => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(Error::Usage(
+                    "`vizier hook pre-push` reads the refs being pushed from stdin, as git gives \
+                     them to a pre-push hook"
+                        .into(),
+                ));
+            }
+            let mut input = String::new();
+            stdin
+                .read_to_string(&mut input)
+                .map_err(|source| Error::Read {
+                    path: "stdin".into(),
+                    source,
+                })?;
+            let remote = args.args.first().map_or("the remote", String::as_str);
+            let mut failed = false;
+            for check in hooks::pre_push(hooks::parse_push_input(&input)?)? {
+                let PushOutcome::Checked(report) = check.outcome else {
+                    continue;
+                };
+                if report.diagnostics.is_empty() {
+                    continue;
+                }
+                out.write(&format!(
+                    "vizier: checking `{}` at {}, pushed to `{}` on {remote}\n",
+                    check.pushed.local_ref,
+                    hooks::short(&check.pushed.local_sha),
+                    check.pushed.remote_ref,
+                ));
+                super::validate::render(&report, DiagnosticFormat::Human, out);
+                if report.errors() > 0 {
+                    failed = true;
+                    out.write(&format!(
+                        "vizier: push refused: commit {} of `{}` has invalid templates\n",
+                        hooks::short(&check.pushed.local_sha),
+                        check.pushed.local_ref
+                    ));
+                }
+            }
+            if failed {
+                out.write(
+                    "help: fix the templates in a new commit (or amend), then push again\n\
+                     help: to push once without the check, set VIZIER_SKIP_HOOKS=1\n",
+                );
+                return Ok(exit::FAILED);
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn current_dir() -> Result<std::path::PathBuf> {
+    std::env::current_dir().map_err(|source| Error::Read {
+        path: ".".into(),
+        source,
+    })
+}
+
+fn files(n: usize) -> String {
+    format!("{n} file{}", if n == 1 { "" } else { "s" })
+}
+
+fn folder_line(folder: &HooksFolder) -> String {
+    match &folder.hooks_path {
+        Some(setting) => format!(
+            "hooks folder: {} (core.hooksPath = `{}`, from {} config {})\n",
+            folder.path.display(),
+            setting.value,
+            setting.scope,
+            setting.origin
+        ),
+        None => format!("hooks folder: {}\n", folder.path.display()),
+    }
+}
+
+fn name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn backups_note<T>(r: &HookReport<T>) -> String {
+    if r.backups.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = r.backups.iter().map(|b| format!("`{}`", name(b))).collect();
+    format!(
+        "  note: earlier hooks replaced with --force are kept as {}\n",
+        names.join(", ")
+    )
+}
+
+fn install_line(r: &HookReport<InstallOutcome>) -> String {
+    let what = match &r.outcome {
+        InstallOutcome::Installed => "installed".to_owned(),
+        InstallOutcome::Unchanged => "already installed, unchanged".to_owned(),
+        InstallOutcome::Updated => "updated".to_owned(),
+        InstallOutcome::Chained { chained } => format!(
+            "installed; the hook that was there is kept as `{}` and runs first (its failure still \
+             stops git)",
+            name(chained)
+        ),
+        InstallOutcome::Replaced { backup } => format!(
+            "installed over the hook that was there (--force); it is kept as `{}` and no longer runs",
+            name(backup)
+        ),
+    };
+    format!("{}: {what}\n{}", r.hook, backups_note(r))
+}
+
+fn uninstall_line(r: &HookReport<UninstallOutcome>) -> String {
+    let what = match &r.outcome {
+        UninstallOutcome::Removed => format!("removed {}", r.path.display()),
+        UninstallOutcome::Restored { from } => format!(
+            "removed; the hook that was there before is back (from `{}`)",
+            name(from)
+        ),
+        UninstallOutcome::NotInstalled => "not installed".to_owned(),
+        UninstallOutcome::Foreign => "not vizier's hook, left alone".to_owned(),
+    };
+    format!("{}: {what}\n{}", r.hook, backups_note(r))
+}
+
+fn status_lines(r: &HookReport<HookState>, folder: &HooksFolder) -> String {
+    let mut text = match &r.outcome {
+        HookState::NotInstalled => format!("{}: not installed\n", r.hook),
+        HookState::Foreign => format!(
+            "{}: not installed; a hook vizier did not write is there (`vizier hooks install` keeps \
+             and chains it)\n",
+            r.hook
+        ),
+        HookState::Shadowed { at } => format!(
+            "{}: installed but shadowed: vizier's script at {} does not run, because core.hooksPath \
+             makes git use {}\n  help: run `vizier hooks install` to install into that folder\n",
+            r.hook,
+            at.display(),
+            folder.path.display()
+        ),
+        HookState::Installed {
+            binary,
+            binary_found,
+            current,
+            executable,
+            chained,
+        } => {
+            let mut text = match chained {
+                Some(chained) => format!(
+                    "{}: installed, foreign hook chained (`{}` runs first)\n",
+                    r.hook,
+                    name(chained)
+                ),
+                None => format!("{}: installed\n", r.hook),
+            };
+            match binary {
+                Some(b) if *binary_found => text.push_str(&format!("  vizier binary: {b}\n")),
+                Some(b) => text.push_str(&format!(
+                    "  warning: the recorded vizier binary {b} is missing; the hook falls back to \
+                     PATH, then $VIZIER_BIN\n"
+                )),
+                None => {}
+            }
+            if !current {
+                text.push_str(
+                    "  note: the script differs from what this vizier writes; run `vizier hooks \
+                     install` to update it\n",
+                );
+            }
+            if !executable {
+                text.push_str(
+                    "  warning: the script is not executable, so git skips it; run `vizier hooks \
+                     install`\n",
+                );
+            }
+            text
+        }
+    };
+    text.push_str(&backups_note(r));
+    text
+}
