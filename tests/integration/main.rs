@@ -5,6 +5,7 @@ mod ci_action;
 mod ci_run;
 mod compose;
 mod fixtures;
+mod hooks;
 mod jobs;
 mod run;
 mod schema;

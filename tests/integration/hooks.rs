@@ -1,0 +1,775 @@
+//! `vizier hooks …` and the installed hook scripts, driven through real `git commit` and `git push`
+//! in temp repositories (SPEC.md §11).
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Output};
+
+use predicates::prelude::*;
+
+use crate::support::*;
+
+/// A foreign hook with awkward bytes (a CR, a tab, no final newline) that logs each run beside it.
+const FOREIGN_PRE_COMMIT: &str =
+    "#!/bin/sh\n# someone else's hook\r\n#\techo\nprintf 'foreign pre-commit ran\\n' >> \"$0.log\"";
+
+fn hooks_dir(repo: &Repo) -> PathBuf {
+    repo.join(".git/hooks")
+}
+
+/// Every file in a folder with its bytes and mode, to compare before and after.
+fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32, std::time::SystemTime)> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+        files.insert(
+            entry.file_name().to_string_lossy().into_owned(),
+            (
+                std::fs::read(entry.path()).unwrap(),
+                meta.permissions().mode(),
+                meta.modified().unwrap(),
+            ),
+        );
+    }
+    files
+}
+
+fn write_hook(path: &Path, text: &str, mode: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// git in `dir` with the isolated environment plus `env`.
+fn git_in(repo: &Repo, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = StdCommand::new("git");
+    cmd.args(args).current_dir(dir);
+    isolate(&mut cmd, repo.home.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("git runs")
+}
+
+fn commit(repo: &Repo, message: &str) -> Output {
+    git_in(repo, repo.path(), &["commit", "-q", "-m", message], &[])
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_refused(out: &Output) {
+    let all = text(out);
+    assert!(!out.status.success(), "git should have refused:\n{all}");
+    assert!(all.contains("unknown-uses"), "{all}");
+    assert!(all.contains("my-custom-thing"), "{all}");
+}
+
+fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "git failed:\n{}", text(out));
+}
+
+fn head_count(repo: &Repo) -> usize {
+    let out = repo.git_output(&["rev-list", "--count", "HEAD"]);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+fn install(repo: &Repo) {
+    repo.vizier().args(["hooks", "install"]).assert().code(0);
+}
+
+/// A repository with one valid committed template.
+fn repo_with_template() -> Repo {
+    let repo = Repo::new();
+    repo.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
+    repo.commit_all("templates");
+    repo
+}
+
+#[test]
+fn fresh_install_writes_scripts_that_git_runs() {
+    let repo = repo_with_template();
+    repo.vizier()
+        .args(["hooks", "status"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("pre-commit: not installed"))
+        .stdout(predicate::str::contains("pre-push: not installed"));
+    repo.vizier()
+        .args(["hooks", "install"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("pre-commit: installed"))
+        .stdout(predicate::str::contains("pre-push: installed"));
+
+    // Exactly where git looks for hooks, executable, marked as vizier's, naming this binary.
+    let git_hooks = repo.git(&["rev-parse", "--path-format=absolute", "--git-path", "hooks"]);
+    for name in ["pre-commit", "pre-push"] {
+        let path = Path::new(git_hooks.trim()).join(name);
+        let script = std::fs::read_to_string(&path).unwrap();
+        assert!(script.starts_with("#!/bin/sh\n# vizier-managed-hook: "));
+        assert!(script.contains(BIN), "{script}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{name} is executable");
+    }
+    repo.vizier()
+        .args(["hooks", "status"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("pre-commit: installed\n"))
+        .stdout(predicate::str::contains(format!("vizier binary: {BIN}")));
+
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_refused(&commit(&repo, "bad"));
+    assert_eq!(head_count(&repo), 1, "nothing was committed");
+
+    repo.write(".vizier/workflow/bad.toml", OK_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let out = commit(&repo, "fixed");
+    assert_ok(&out);
+    assert!(text(&out).contains("vizier: 2 files staged under .vizier/ valid"));
+    assert_eq!(head_count(&repo), 2);
+}
+
+#[test]
+fn foreign_hook_is_chained_and_uninstall_restores_it_byte_for_byte() {
+    let repo = repo_with_template();
+    let hook = hooks_dir(&repo).join("pre-commit");
+    write_hook(&hook, FOREIGN_PRE_COMMIT, 0o750);
+    let before = std::fs::read(&hook).unwrap();
+
+    repo.vizier()
+        .args(["hooks", "install"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("pre-commit.vizier-chained"));
+    repo.vizier()
+        .args(["hooks", "status"])
+        .assert()
+        .stdout(predicate::str::contains(
+            "pre-commit: installed, foreign hook chained",
+        ));
+
+    // Both run: the foreign hook logs, vizier refuses the bad template.
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_refused(&commit(&repo, "bad"));
+    let log = hooks_dir(&repo).join("pre-commit.vizier-chained.log");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "foreign pre-commit ran\n"
+    );
+
+    // The foreign hook's failure still stops git, even with valid templates.
+    repo.write(".vizier/workflow/bad.toml", OK_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let chained = hooks_dir(&repo).join("pre-commit.vizier-chained");
+    std::fs::write(&chained, "#!/bin/sh\necho 'foreign says no' >&2\nexit 3\n").unwrap();
+    let out = commit(&repo, "foreign refuses");
+    assert!(!out.status.success());
+    assert!(text(&out).contains("foreign says no"));
+    std::fs::write(&chained, &before).unwrap();
+    assert_ok(&commit(&repo, "both agree"));
+    std::fs::remove_file(&log).unwrap();
+
+    repo.vizier()
+        .args(["hooks", "uninstall"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "the hook that was there before is back",
+        ));
+    assert_eq!(std::fs::read(&hook).unwrap(), before, "same bytes");
+    assert_eq!(
+        std::fs::metadata(&hook).unwrap().permissions().mode() & 0o777,
+        0o750,
+        "same mode"
+    );
+    let left: Vec<String> = snapshot(&hooks_dir(&repo))
+        .into_keys()
+        .filter(|n| !n.ends_with(".sample"))
+        .collect();
+    assert_eq!(left, ["pre-commit"], "nothing of vizier's is left");
+}
+
+#[test]
+fn second_install_changes_no_byte() {
+    let repo = repo_with_template();
+    write_hook(
+        &hooks_dir(&repo).join("pre-push"),
+        "#!/bin/sh\nexit 0\n",
+        0o755,
+    );
+    install(&repo);
+    let first = snapshot(&hooks_dir(&repo));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    repo.vizier()
+        .args(["hooks", "install"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "pre-commit: already installed, unchanged",
+        ))
+        .stdout(predicate::str::contains(
+            "pre-push: already installed, unchanged",
+        ));
+    assert_eq!(
+        first,
+        snapshot(&hooks_dir(&repo)),
+        "bytes, modes and times unchanged"
+    );
+}
+
+#[test]
+fn force_replaces_a_foreign_hook_but_keeps_a_backup() {
+    let repo = repo_with_template();
+    let hook = hooks_dir(&repo).join("pre-commit");
+    write_hook(&hook, FOREIGN_PRE_COMMIT, 0o755);
+    repo.vizier()
+        .args(["hooks", "install", "--hook", "pre-commit", "--force"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("pre-commit.vizier-backup"));
+    let backup = hooks_dir(&repo).join("pre-commit.vizier-backup");
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        FOREIGN_PRE_COMMIT
+    );
+    assert!(
+        !hooks_dir(&repo).join("pre-push").exists(),
+        "only the named hook"
+    );
+
+    // The replaced hook no longer runs.
+    repo.write("a.txt", "a");
+    repo.git(&["add", "-A"]);
+    assert_ok(&commit(&repo, "a"));
+    assert!(
+        !hooks_dir(&repo)
+            .join("pre-commit.vizier-backup.log")
+            .exists()
+    );
+
+    repo.vizier().args(["hooks", "uninstall"]).assert().code(0);
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), FOREIGN_PRE_COMMIT);
+    assert!(!backup.exists());
+}
+
+#[test]
+fn a_second_foreign_hook_is_refused_without_force_and_nothing_changes() {
+    let repo = repo_with_template();
+    write_hook(
+        &hooks_dir(&repo).join("pre-commit"),
+        "#!/bin/sh\n# new\n",
+        0o755,
+    );
+    write_hook(
+        &hooks_dir(&repo).join("pre-commit.vizier-chained"),
+        "#!/bin/sh\n# old\n",
+        0o755,
+    );
+    let before = snapshot(&hooks_dir(&repo));
+    repo.vizier()
+        .args(["hooks", "install"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already holds an earlier one"));
+    assert_eq!(
+        before,
+        snapshot(&hooks_dir(&repo)),
+        "a refusal writes nothing"
+    );
+}
+
+#[test]
+fn the_index_counts_not_the_work_tree() {
+    let repo = repo_with_template();
+    install(&repo);
+
+    // Valid staged, invalid unstaged: the commit passes and the unstaged edit is untouched.
+    repo.write(
+        ".vizier/workflow/ok.toml",
+        &OK_TEMPLATE.replace("template.ok", "template.v2"),
+    );
+    repo.git(&["add", "-A"]);
+    repo.write(".vizier/workflow/ok.toml", BAD_TEMPLATE);
+    assert_ok(&commit(&repo, "valid staged"));
+    assert_eq!(repo.read(".vizier/workflow/ok.toml"), BAD_TEMPLATE);
+    assert!(
+        repo.git(&["diff", "--name-only"])
+            .contains(".vizier/workflow/ok.toml")
+    );
+
+    // Invalid staged, valid in the work tree: refused, and neither copy is touched.
+    repo.git(&["add", "-A"]);
+    repo.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
+    assert_refused(&commit(&repo, "invalid staged"));
+    assert_eq!(repo.read(".vizier/workflow/ok.toml"), OK_TEMPLATE);
+    assert_eq!(
+        repo.git(&["show", ":.vizier/workflow/ok.toml"]),
+        BAD_TEMPLATE,
+        "the index still holds what was staged"
+    );
+
+    // `git commit -a` and `git commit <path>` commit from a temporary index (GIT_INDEX_FILE).
+    repo.git(&["add", "-A"]);
+    repo.write(".vizier/workflow/ok.toml", BAD_TEMPLATE);
+    assert_refused(&git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-a", "-m", "all"],
+        &[],
+    ));
+    let out = git_in(
+        &repo,
+        repo.path(),
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "path",
+            "--",
+            ".vizier/workflow/ok.toml",
+        ],
+        &[],
+    );
+    assert_refused(&out);
+    repo.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
+    assert_ok(&git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-a", "-m", "all"],
+        &[],
+    ));
+}
+
+#[test]
+fn a_commit_without_vizier_changes_is_not_checked() {
+    let repo = Repo::new();
+    // An invalid template that got in without the hook.
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.commit_all("before the hook");
+    install(&repo);
+
+    repo.write("src/main.rs", "fn main() {}\n");
+    repo.git(&["add", "-A"]);
+    let out = commit(&repo, "code only");
+    assert_ok(&out);
+    assert_eq!(
+        text(&out),
+        "",
+        "the hook says nothing when nothing under .vizier/ is staged"
+    );
+
+    // Touching `.vizier/` brings the check back.
+    repo.write(".vizier/workflow/other.toml", OK_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_refused(&commit(&repo, "template"));
+
+    // Deleting every template leaves nothing to check.
+    repo.git(&["rm", "-q", "-r", "--cached", ".vizier"]);
+    assert_ok(&commit(&repo, "drop templates"));
+}
+
+#[test]
+fn core_hooks_path_relative_and_absolute_is_where_scripts_go() {
+    let repo = repo_with_template();
+    install(&repo);
+
+    // A relative core.hooksPath is resolved from the top of the work tree.
+    repo.git(&["config", "core.hooksPath", "tools/hooks"]);
+    repo.vizier()
+        .args(["hooks", "status"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("core.hooksPath = `tools/hooks`"))
+        .stdout(predicate::str::contains(
+            "pre-commit: installed but shadowed",
+        ));
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    let mut install_from_sub = repo.vizier();
+    install_from_sub.current_dir(repo.join("sub"));
+    install_from_sub
+        .args(["hooks", "install"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("inside the work tree"));
+    assert!(repo.join("tools/hooks/pre-commit").is_file());
+    repo.vizier()
+        .args(["hooks", "status"])
+        .assert()
+        .stdout(predicate::str::contains("pre-commit: installed\n"));
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", ".vizier"]);
+    assert_refused(&commit(&repo, "bad"));
+
+    // Absolute.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let abs = elsewhere.path().join("hooks");
+    repo.git(&["config", "core.hooksPath", abs.to_str().unwrap()]);
+    install(&repo);
+    assert!(abs.join("pre-push").is_file());
+    assert_refused(&commit(&repo, "bad"));
+
+    // Uninstall clears the folder in use and the shadowed default one.
+    repo.vizier().args(["hooks", "uninstall"]).assert().code(0);
+    assert!(!abs.join("pre-commit").exists());
+    assert!(!hooks_dir(&repo).join("pre-commit").exists());
+    assert!(
+        repo.join("tools/hooks/pre-commit").exists(),
+        "not in use, not touched"
+    );
+}
+
+#[test]
+fn a_linked_worktree_uses_the_common_hooks_folder() {
+    let repo = repo_with_template();
+    let linked = tempfile::tempdir().unwrap();
+    let wt = linked.path().join("wt");
+    repo.git(&["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()]);
+
+    let mut from_wt = repo.vizier();
+    from_wt.current_dir(&wt);
+    from_wt
+        .args(["hooks", "install"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            hooks_dir(&repo).canonicalize().unwrap().to_str().unwrap(),
+        ));
+    assert!(hooks_dir(&repo).join("pre-commit").is_file());
+
+    std::fs::write(wt.join(".vizier/workflow/bad.toml"), BAD_TEMPLATE).unwrap();
+    assert_ok(&git_in(&repo, &wt, &["add", "-A"], &[]));
+    assert_refused(&git_in(&repo, &wt, &["commit", "-q", "-m", "bad"], &[]));
+    // The main work tree's index is not the linked one's.
+    assert_ok(&git_in(
+        &repo,
+        &wt,
+        &["rm", "-q", "--cached", ".vizier/workflow/bad.toml"],
+        &[],
+    ));
+    assert_ok(&git_in(
+        &repo,
+        &wt,
+        &["commit", "-q", "--allow-empty", "-m", "ok"],
+        &[],
+    ));
+}
+
+fn bare_remote(repo: &Repo) -> tempfile::TempDir {
+    let remote = tempfile::tempdir().unwrap();
+    assert_ok(&git_in(
+        repo,
+        remote.path(),
+        &["init", "-q", "--bare", "-b", "main"],
+        &[],
+    ));
+    repo.git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    remote
+}
+
+fn push(repo: &Repo, args: &[&str]) -> Output {
+    let mut argv = vec!["push", "-q", "origin"];
+    argv.extend_from_slice(args);
+    git_in(repo, repo.path(), &argv, &[])
+}
+
+fn remote_has(repo: &Repo, branch: &str) -> Option<String> {
+    let out = repo.git_output(&["ls-remote", "origin", branch]);
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    listing.split_whitespace().next().map(str::to_owned)
+}
+
+#[test]
+fn pre_push_refuses_a_pushed_commit_with_a_bad_template() {
+    let repo = repo_with_template();
+    let _remote = bare_remote(&repo);
+    install(&repo);
+    // A foreign pre-push hook, chained: it must see the same refs on stdin as vizier.
+    let foreign = hooks_dir(&repo).join("pre-push.vizier-chained");
+    write_hook(&foreign, "#!/bin/sh\ncat > \"$0.stdin\"\n", 0o755);
+    assert_ok(&push(&repo, &["main"]));
+
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_ok(&git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "--no-verify", "-m", "bad"],
+        &[],
+    ));
+    let bad = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let out = push(&repo, &["main"]);
+    assert_refused(&out);
+    let all = text(&out);
+    assert!(all.contains("push refused"), "{all}");
+    assert!(all.contains("refs/heads/main"), "{all}");
+    assert!(all.contains(&bad[..12]), "names the commit: {all}");
+    assert_ne!(remote_has(&repo, "main").as_deref(), Some(bad.as_str()));
+    let seen =
+        std::fs::read_to_string(hooks_dir(&repo).join("pre-push.vizier-chained.stdin")).unwrap();
+    assert!(
+        seen.starts_with(&format!("refs/heads/main {bad} refs/heads/main ")),
+        "{seen}"
+    );
+
+    // Another branch pointing at a good commit pushes fine; deleting a branch is fine.
+    repo.git(&["branch", "good", "HEAD~1"]);
+    assert_ok(&push(&repo, &["good"]));
+    assert_ok(&push(&repo, &[":good"]));
+    assert_eq!(remote_has(&repo, "good"), None);
+
+    // Fixing it in a new commit lets the push through.
+    repo.write(".vizier/workflow/bad.toml", OK_TEMPLATE);
+    repo.commit_all("fix");
+    assert_ok(&push(&repo, &["main"]));
+    let head = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(remote_has(&repo, "main"), Some(head));
+}
+
+/// A folder holding only a link to `git`, for a PATH on which vizier cannot be found.
+fn path_with_only_git() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let git = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("git"))
+        .find(|p| p.is_file())
+        .expect("git on PATH");
+    std::os::unix::fs::symlink(git, dir.path().join("git")).unwrap();
+    dir
+}
+
+#[test]
+fn a_missing_binary_fails_the_hook_and_says_where_it_looked() {
+    let repo = repo_with_template();
+    // Install from a copy of the binary, then take the copy away.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("vizier");
+    std::fs::copy(BIN, &copy).unwrap();
+    let mut cmd = StdCommand::new(&copy);
+    cmd.args(["hooks", "install"]).current_dir(repo.path());
+    isolate(&mut cmd, repo.home.path());
+    assert!(cmd.output().unwrap().status.success());
+    std::fs::remove_file(&copy).unwrap();
+    repo.vizier()
+        .args(["hooks", "status"])
+        .assert()
+        .stdout(predicate::str::contains("is missing"));
+
+    let only_git = path_with_only_git();
+    let path = only_git.path().to_str().unwrap();
+    repo.write("a.txt", "a");
+    repo.git(&["add", "-A"]);
+    let out = git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-m", "a"],
+        &[("PATH", path)],
+    );
+    let all = text(&out);
+    assert!(!out.status.success(), "never a silent pass:\n{all}");
+    assert!(all.contains("the vizier binary was not found"), "{all}");
+    assert!(
+        all.contains(copy.to_str().unwrap()),
+        "names the recorded path: {all}"
+    );
+    // (git puts its own exec-path first.)
+    assert!(all.contains(&format!(":{path}\n")), "{all}");
+    assert!(all.contains("VIZIER_BIN=(not set)"), "{all}");
+
+    // $VIZIER_BIN is the last place looked.
+    let out = git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-m", "a"],
+        &[("PATH", path), ("VIZIER_BIN", BIN)],
+    );
+    assert_ok(&out);
+
+    // PATH comes before it.
+    let on_path = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(BIN, on_path.path().join("vizier")).unwrap();
+    let path2 = format!("{}:{path}", on_path.path().display());
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let out = git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-m", "bad"],
+        &[("PATH", &path2), ("VIZIER_BIN", "/nonexistent/vizier")],
+    );
+    assert_refused(&out);
+}
+
+#[test]
+fn the_skip_variable_skips_and_says_so() {
+    let repo = repo_with_template();
+    install(&repo);
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let out = git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-m", "bad"],
+        &[("VIZIER_SKIP_HOOKS", "1")],
+    );
+    assert_ok(&out);
+    assert!(text(&out).contains("VIZIER_SKIP_HOOKS=1 is set, skipping the pre-commit"));
+    // Only `1` skips.
+    repo.write(".vizier/workflow/bad2.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let out = git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-m", "bad"],
+        &[("VIZIER_SKIP_HOOKS", "0")],
+    );
+    assert_refused(&out);
+}
+
+#[test]
+fn bare_and_non_repositories_are_usage_errors() {
+    let bare = Repo::bare_dir();
+    bare.git(&["init", "-q", "--bare"]);
+    bare.vizier()
+        .args(["hooks", "install"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a bare repository"));
+
+    let nowhere = Repo::bare_dir();
+    for action in ["install", "status", "uninstall"] {
+        nowhere
+            .vizier()
+            .args(["hooks", action])
+            .env("GIT_CEILING_DIRECTORIES", nowhere.path().parent().unwrap())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "is not inside a usable git repository",
+            ));
+    }
+
+    let broken = Repo::bare_dir();
+    broken.write(".git", "gitdir: /nonexistent/place\n");
+    broken
+        .vizier()
+        .args(["hooks", "install"])
+        .env("GIT_CEILING_DIRECTORIES", broken.path().parent().unwrap())
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn hook_pre_push_rejects_malformed_input() {
+    let repo = repo_with_template();
+    repo.vizier()
+        .args(["hook", "pre-push", "origin", "url"])
+        .write_stdin("not four fields\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pre-push input line 1"));
+}
+
+/// The real `pre-commit` tool: from `VIZIER_TEST_PRE_COMMIT` (set by `.ci/run`), else PATH. In CI
+/// its absence fails the test; elsewhere the test says it is skipped.
+fn pre_commit_tool() -> Option<PathBuf> {
+    let found = std::env::var_os("VIZIER_TEST_PRE_COMMIT")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|d| d.join("pre-commit"))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false"),
+            "CI must provide the pre-commit tool (VIZIER_TEST_PRE_COMMIT)"
+        );
+        eprintln!("skipped: the pre-commit tool is not installed (set VIZIER_TEST_PRE_COMMIT)");
+    }
+    found
+}
+
+#[test]
+fn the_pre_commit_tool_with_the_shipped_manifest_refuses_a_bad_template() {
+    let Some(tool) = pre_commit_tool() else {
+        return;
+    };
+    // A repository serving the shipped `.pre-commit-hooks.yaml`, as a user's config would name it.
+    let hook_repo = Repo::new();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml");
+    hook_repo.write(
+        ".pre-commit-hooks.yaml",
+        &std::fs::read_to_string(manifest).unwrap(),
+    );
+    hook_repo.commit_all("manifest");
+    let rev = hook_repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+
+    let repo = repo_with_template();
+    let cache = tempfile::tempdir().unwrap();
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str], dir: &Path| {
+        let mut cmd = StdCommand::new(&tool);
+        cmd.args(args).current_dir(dir);
+        isolate(&mut cmd, repo.home.path());
+        cmd.env("PATH", &path)
+            .env("PRE_COMMIT_HOME", cache.path())
+            .output()
+            .expect("pre-commit runs")
+    };
+
+    // try-repo: the hook as a user would try it before adding it.
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let hook_dir = hook_repo.path().to_str().unwrap();
+    let out = run(&["try-repo", hook_dir, "vizier-validate"], repo.path());
+    assert_refused(&out);
+
+    // Installed from a config, through a real `git commit`.
+    repo.write(
+        ".pre-commit-config.yaml",
+        &format!(
+            "repos:\n  - repo: {hook_dir}\n    rev: {rev}\n    hooks:\n      - id: vizier-validate\n"
+        ),
+    );
+    repo.git(&["add", "-A"]);
+    let out = run(&["install"], repo.path());
+    assert_ok(&out);
+    let commit_env = [
+        ("PATH", path.as_str()),
+        ("PRE_COMMIT_HOME", cache.path().to_str().unwrap()),
+    ];
+    assert_refused(&git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-m", "bad"],
+        &commit_env,
+    ));
+    repo.write(".vizier/workflow/bad.toml", OK_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let out = git_in(
+        &repo,
+        repo.path(),
+        &["commit", "-q", "-m", "good"],
+        &commit_env,
+    );
+    assert_ok(&out);
+    assert!(text(&out).contains("vizier validate"), "{}", text(&out));
+}
