@@ -72,6 +72,17 @@ pub struct HookReport<T> {
     pub backups: Vec<PathBuf>,
 }
 
+impl<T> HookReport<T> {
+    fn new(dir: &Path, hook: HookName, path: PathBuf, outcome: T) -> Result<Self> {
+        Ok(HookReport {
+            hook,
+            backups: backups(dir, hook)?,
+            path,
+            outcome,
+        })
+    }
+}
+
 enum Existing {
     Missing,
     Managed(Vec<u8>),
@@ -162,12 +173,7 @@ pub fn install(
                 InstallOutcome::Chained { chained }
             }
         };
-        reports.push(HookReport {
-            hook,
-            backups: backups(dir, hook)?,
-            path,
-            outcome,
-        });
+        reports.push(HookReport::new(dir, hook, path, outcome)?);
     }
     Ok(reports)
 }
@@ -207,19 +213,15 @@ pub fn uninstall(
                     }
                 }
             };
-            // The default folder is only reported where vizier had something in it.
-            if dir != &folder.path && outcome == UninstallOutcome::NotInstalled {
-                continue;
-            }
-            if dir != &folder.path && outcome == UninstallOutcome::Foreign {
-                continue;
-            }
-            reports.push(HookReport {
-                hook,
-                backups: backups(dir, hook)?,
-                path,
+            // The shadowed default folder is only reported where vizier had a script in it.
+            let untouched = matches!(
                 outcome,
-            });
+                UninstallOutcome::NotInstalled | UninstallOutcome::Foreign
+            );
+            if dir != &folder.path && untouched {
+                continue;
+            }
+            reports.push(HookReport::new(dir, hook, path, outcome)?);
         }
     }
     Ok(reports)
@@ -264,12 +266,7 @@ pub fn status(folder: &HooksFolder, hooks: &[HookName]) -> Result<Vec<HookReport
                 }
             }
         };
-        reports.push(HookReport {
-            hook,
-            backups: backups(dir, hook)?,
-            path,
-            outcome: state,
-        });
+        reports.push(HookReport::new(dir, hook, path, state)?);
     }
     Ok(reports)
 }

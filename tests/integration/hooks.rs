@@ -53,8 +53,15 @@ fn git_in(repo: &Repo, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outpu
     cmd.output().expect("git runs")
 }
 
+/// `git commit -q ARGS` in the repository root, with `env` added.
+fn git_commit(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut argv = vec!["commit", "-q"];
+    argv.extend_from_slice(args);
+    git_in(repo, repo.path(), &argv, env)
+}
+
 fn commit(repo: &Repo, message: &str) -> Output {
-    git_in(repo, repo.path(), &["commit", "-q", "-m", message], &[])
+    git_commit(repo, &["-m", message], &[])
 }
 
 fn text(out: &Output) -> String {
@@ -325,33 +332,15 @@ fn the_index_counts_not_the_work_tree() {
     // `git commit -a` and `git commit <path>` commit from a temporary index (GIT_INDEX_FILE).
     repo.git(&["add", "-A"]);
     repo.write(".vizier/workflow/ok.toml", BAD_TEMPLATE);
-    assert_refused(&git_in(
+    assert_refused(&git_commit(&repo, &["-a", "-m", "all"], &[]));
+    let out = git_commit(
         &repo,
-        repo.path(),
-        &["commit", "-q", "-a", "-m", "all"],
-        &[],
-    ));
-    let out = git_in(
-        &repo,
-        repo.path(),
-        &[
-            "commit",
-            "-q",
-            "-m",
-            "path",
-            "--",
-            ".vizier/workflow/ok.toml",
-        ],
+        &["-m", "path", "--", ".vizier/workflow/ok.toml"],
         &[],
     );
     assert_refused(&out);
     repo.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
-    assert_ok(&git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "-a", "-m", "all"],
-        &[],
-    ));
+    assert_ok(&git_commit(&repo, &["-a", "-m", "all"], &[]));
 }
 
 #[test]
@@ -504,12 +493,7 @@ fn pre_push_refuses_a_pushed_commit_with_a_bad_template() {
 
     repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
     repo.git(&["add", "-A"]);
-    assert_ok(&git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "--no-verify", "-m", "bad"],
-        &[],
-    ));
+    assert_ok(&git_commit(&repo, &["--no-verify", "-m", "bad"], &[]));
     let bad = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
     let out = push(&repo, &["main"]);
     assert_refused(&out);
@@ -571,12 +555,7 @@ fn a_missing_binary_fails_the_hook_and_says_where_it_looked() {
     let path = only_git.path().to_str().unwrap();
     repo.write("a.txt", "a");
     repo.git(&["add", "-A"]);
-    let out = git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "-m", "a"],
-        &[("PATH", path)],
-    );
+    let out = git_commit(&repo, &["-m", "a"], &[("PATH", path)]);
     let all = text(&out);
     assert!(!out.status.success(), "never a silent pass:\n{all}");
     assert!(all.contains("the vizier binary was not found"), "{all}");
@@ -589,12 +568,7 @@ fn a_missing_binary_fails_the_hook_and_says_where_it_looked() {
     assert!(all.contains("VIZIER_BIN=(not set)"), "{all}");
 
     // $VIZIER_BIN is the last place looked.
-    let out = git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "-m", "a"],
-        &[("PATH", path), ("VIZIER_BIN", BIN)],
-    );
+    let out = git_commit(&repo, &["-m", "a"], &[("PATH", path), ("VIZIER_BIN", BIN)]);
     assert_ok(&out);
 
     // PATH comes before it.
@@ -603,10 +577,9 @@ fn a_missing_binary_fails_the_hook_and_says_where_it_looked() {
     let path2 = format!("{}:{path}", on_path.path().display());
     repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
     repo.git(&["add", "-A"]);
-    let out = git_in(
+    let out = git_commit(
         &repo,
-        repo.path(),
-        &["commit", "-q", "-m", "bad"],
+        &["-m", "bad"],
         &[("PATH", &path2), ("VIZIER_BIN", "/nonexistent/vizier")],
     );
     assert_refused(&out);
@@ -618,23 +591,13 @@ fn the_skip_variable_skips_and_says_so() {
     install(&repo);
     repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
     repo.git(&["add", "-A"]);
-    let out = git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "-m", "bad"],
-        &[("VIZIER_SKIP_HOOKS", "1")],
-    );
+    let out = git_commit(&repo, &["-m", "bad"], &[("VIZIER_SKIP_HOOKS", "1")]);
     assert_ok(&out);
     assert!(text(&out).contains("VIZIER_SKIP_HOOKS=1 is set, skipping the pre-commit"));
     // Only `1` skips.
     repo.write(".vizier/workflow/bad2.toml", BAD_TEMPLATE);
     repo.git(&["add", "-A"]);
-    let out = git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "-m", "bad"],
-        &[("VIZIER_SKIP_HOOKS", "0")],
-    );
+    let out = git_commit(&repo, &["-m", "bad"], &[("VIZIER_SKIP_HOOKS", "0")]);
     assert_refused(&out);
 }
 
@@ -756,20 +719,10 @@ fn the_pre_commit_tool_with_the_shipped_manifest_refuses_a_bad_template() {
         ("PATH", path.as_str()),
         ("PRE_COMMIT_HOME", cache.path().to_str().unwrap()),
     ];
-    assert_refused(&git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "-m", "bad"],
-        &commit_env,
-    ));
+    assert_refused(&git_commit(&repo, &["-m", "bad"], &commit_env));
     repo.write(".vizier/workflow/bad.toml", OK_TEMPLATE);
     repo.git(&["add", "-A"]);
-    let out = git_in(
-        &repo,
-        repo.path(),
-        &["commit", "-q", "-m", "good"],
-        &commit_env,
-    );
+    let out = git_commit(&repo, &["-m", "good"], &commit_env);
     assert_ok(&out);
     assert!(text(&out).contains("vizier validate"), "{}", text(&out));
 }

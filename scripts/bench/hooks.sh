@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# `git commit` of one file with different pre-commit hooks; prints a table of medians (hyperfine).
+#   (a) no hook   (b) vizier, no template staged   (c) vizier, 5 templates staged
+#   (d) a plain sh hook running `true`   (e) lefthook's Go binary (LEFTHOOK_BIN) running `true`
+#   (f) prek with one `true` hook        (g) pre-commit with one `true` hook
+# lefthook, prek and pre-commit come from PyPI into a venv under target/. Targets (SPEC.md §11,
+# issue 3): (b) adds at most 3 ms over (a), (c) at most 10 ms.
+# Run through scripts/bench.sh (it builds the release binary and exports $VIZIER). RUNS=n to change
+# the number of timed commits per case.
+set -euo pipefail
+: "${VIZIER:?run through scripts/bench.sh}"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+runs=${RUNS:-200}
+
+command -v hyperfine >/dev/null || {
+  echo "hyperfine is missing: apt-get install -y hyperfine" >&2
+  exit 2
+}
+
+venv="$root/target/bench-venv"
+if [ ! -x "$venv/bin/prek" ] || [ ! -x "$venv/bin/pre-commit" ] || [ ! -x "$venv/bin/lefthook" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    'lefthook==2.2.2' 'prek==0.5.11' 'pre-commit==4.7.0'
+fi
+# The `lefthook` command from PyPI is a Python wrapper; the Go binary ships inside the package.
+LEFTHOOK_BIN=$("$venv/bin/python" -c \
+  'import lefthook.main as m, os, glob; print(glob.glob(os.path.join(os.path.dirname(m.__file__), "bin", "*", "lefthook"))[0])')
+export LEFTHOOK_BIN
+
+# A quiet, isolated git.
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+unset VIZIER_SKIP_HOOKS GIT_DIR GIT_INDEX_FILE
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+template() {
+  cat <<T
+id = "template.$1"
+version = "v1"
+
+[params]
+target = "main"
+
+[[nodes]]
+id = "fmt"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "cargo fmt --check" }
+
+[[nodes]]
+id = "test"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "cargo test" }
+after = [{ node_id = "fmt" }]
+
+[[nodes]]
+id = "done"
+kind = "gate"
+uses = "control.terminal"
+after = [{ node_id = "test" }]
+T
+}
+
+# A repository with 500 source files and 5 committed templates.
+make_repo() {
+  local dir="$work/$1"
+  git init -q -b main "$dir"
+  mkdir -p "$dir/src" "$dir/.vizier/workflow"
+  for i in $(seq 1 500); do echo "$i" >"$dir/src/f$i.txt"; done
+  for t in draft approve merge ci review; do template "$t" >"$dir/.vizier/workflow/$t.toml"; done
+  printf 'target\n' >"$dir/.gitignore"
+  git -C "$dir" add -A
+  git -C "$dir" commit -q -m init
+  echo "$dir"
+}
+
+noop_config='repos:
+  - repo: local
+    hooks:
+      - id: noop
+        name: noop
+        entry: "true"
+        language: system
+        always_run: true
+        pass_filenames: false
+'
+
+a=$(make_repo none)
+b=$(make_repo vizier-code)
+(cd "$b" && "$VIZIER" hooks install --hook pre-commit >/dev/null)
+c=$(make_repo vizier-templates)
+(cd "$c" && "$VIZIER" hooks install --hook pre-commit >/dev/null)
+d=$(make_repo sh)
+printf '#!/bin/sh\ntrue\n' >"$d/.git/hooks/pre-commit"
+chmod +x "$d/.git/hooks/pre-commit"
+e=$(make_repo lefthook)
+printf 'pre-commit:\n  commands:\n    noop:\n      run: "true"\n' >"$e/lefthook.yml"
+git -C "$e" add lefthook.yml && git -C "$e" commit -q -m lefthook
+(cd "$e" && "$LEFTHOOK_BIN" install >/dev/null)
+f=$(make_repo prek)
+printf '%s' "$noop_config" >"$f/.pre-commit-config.yaml"
+git -C "$f" add -A && git -C "$f" commit -q -m prek
+(cd "$f" && "$venv/bin/prek" install >/dev/null)
+g=$(make_repo pre-commit)
+printf '%s' "$noop_config" >"$g/.pre-commit-config.yaml"
+git -C "$g" add -A && git -C "$g" commit -q -m pre-commit
+(cd "$g" && PRE_COMMIT_HOME="$work/pre-commit-home" "$venv/bin/pre-commit" install >/dev/null)
+export PRE_COMMIT_HOME="$work/pre-commit-home"
+
+# Each timed run commits one freshly staged change: a source file, or for (c) all 5 templates.
+stage_code='sh -c "date +%s%N >> src/f1.txt && git add src/f1.txt"'
+stage_templates='sh -c "for t in draft approve merge ci review; do date +%s%N | sed s/^/#/ >> .vizier/workflow/\$t.toml; done && git add .vizier"'
+
+# Check each setup once: the hook must run and pass.
+for dir in "$a" "$b" "$d" "$e" "$f" "$g"; do
+  (cd "$dir" && eval "$stage_code" && git commit -q -m check) >/dev/null 2>&1 || {
+    echo "setup check failed in $dir" >&2
+    exit 1
+  }
+done
+(cd "$c" && eval "$stage_templates" && git commit -q -m check 2>&1 | grep -q 'staged under .vizier/ valid') || {
+  echo "the vizier hook did not validate the staged templates" >&2
+  exit 1
+}
+
+# The machine is shared: the cases take turns in rounds, so a burst of load elsewhere spreads over
+# all of them instead of landing on one.
+rounds=5
+bench() { # name dir prepare runs round
+  local json="$work/$1.$5.json"
+  (cd "$2" && hyperfine -N --warmup 3 --runs "$4" --prepare "$3" \
+    --export-json "$json" 'git commit -q -m bench' >/dev/null 2>&1)
+  echo "$1	$json"
+}
+per_round=$(( runs / rounds > 2 ? runs / rounds : 2 ))
+slow=$(( per_round / 10 > 2 ? per_round / 10 : 2 ))
+results=$(
+  for round in $(seq 1 $rounds); do
+    bench "(a) no hook" "$a" "$stage_code" "$per_round" "$round"
+    bench "(b) vizier, no template staged" "$b" "$stage_code" "$per_round" "$round"
+    bench "(c) vizier, 5 templates staged" "$c" "$stage_templates" "$per_round" "$round"
+    bench "(d) plain sh hook" "$d" "$stage_code" "$per_round" "$round"
+    bench "(e) lefthook (LEFTHOOK_BIN)" "$e" "$stage_code" "$per_round" "$round"
+    bench "(f) prek" "$f" "$stage_code" "$per_round" "$round"
+    bench "(g) pre-commit" "$g" "$stage_code" "$slow" "$round"
+  done
+)
+
+python3 - "$results" <<'PY'
+import json, statistics, sys
+rows = [line.split("\t") for line in sys.argv[1].splitlines()]
+times = {}
+for name, path in rows:
+    times.setdefault(name, []).extend(json.load(open(path))["results"][0]["times"])
+data = {n: (statistics.median(t) * 1e3, min(t) * 1e3, len(t)) for n, t in times.items()}
+base = data["(a) no hook"][0]
+targets = {"(b)": 3.0, "(c)": 10.0}
+print(f"{'git commit with':34} {'median ms':>10} {'added ms':>9} {'min ms':>8} {'runs':>5}  target")
+for name, (median, low, n) in data.items():
+    added = median - base
+    target = targets.get(name[:3])
+    mark = "" if target is None else f"+{target:g} ms {'met' if added <= target else 'MISSED'}"
+    print(f"{name:34} {median:10.2f} {added:+9.2f} {low:8.2f} {n:5}  {mark}")
+PY
