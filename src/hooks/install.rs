@@ -344,6 +344,8 @@ fn move_aside_and_write(path: &Path, aside: &Path, text: &str) -> Result<()> {
 }
 
 /// Writes an executable script atomically: a temp file in the same folder, fsync, rename.
+/// (`store::write_atomic` keeps a `.swap` file beside its target and writes no mode; a hooks folder
+/// must be left with nothing of vizier's but the scripts, and those must be executable.)
 fn write_script(path: &Path, text: &str) -> Result<()> {
     let temp = write_temp(path, text)?;
     fs::rename(&temp, path).map_err(|source| {
