@@ -1,21 +1,16 @@
 #!/usr/bin/env bash
-# `git commit` of one file with different pre-commit hooks; prints a table of medians (hyperfine).
+# `git commit` of one file with different pre-commit hooks; prints a table of medians.
 #   (a) no hook   (b) vizier, no template staged   (c) vizier, 5 templates staged
 #   (d) a plain sh hook running `true`   (e) lefthook's Go binary (LEFTHOOK_BIN) running `true`
 #   (f) prek with one `true` hook        (g) pre-commit with one `true` hook
 # lefthook, prek and pre-commit come from PyPI into a venv under target/. Targets (SPEC.md §11,
 # issue 3): (b) adds at most 3 ms over (a), (c) at most 10 ms.
-# Run through scripts/bench.sh (it builds the release binary and exports $VIZIER). RUNS=n to change
-# the number of timed commits per case.
+# Run through scripts/bench.sh (it builds the release binary and exports $VIZIER). RUNS=n sets the
+# number of timed commits per case (default 200; pre-commit gets a tenth).
 set -euo pipefail
 : "${VIZIER:?run through scripts/bench.sh}"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${RUNS:-200}
-
-command -v hyperfine >/dev/null || {
-  echo "hyperfine is missing: apt-get install -y hyperfine" >&2
-  exit 2
-}
 
 venv="$root/target/bench-venv"
 if [ ! -x "$venv/bin/prek" ] || [ ! -x "$venv/bin/pre-commit" ] || [ ! -x "$venv/bin/lefthook" ]; then
@@ -112,58 +107,71 @@ git -C "$g" add -A && git -C "$g" commit -q -m pre-commit
 (cd "$g" && PRE_COMMIT_HOME="$work/pre-commit-home" "$venv/bin/pre-commit" install >/dev/null)
 export PRE_COMMIT_HOME="$work/pre-commit-home"
 
-# Each timed run commits one freshly staged change: a source file, or for (c) all 5 templates.
-stage_code='sh -c "date +%s%N >> src/f1.txt && git add src/f1.txt"'
-stage_templates='sh -c "for t in draft approve merge ci review; do date +%s%N | sed s/^/#/ >> .vizier/workflow/\$t.toml; done && git add .vizier"'
-
 # Check each setup once: the hook must run and pass.
 for dir in "$a" "$b" "$d" "$e" "$f" "$g"; do
-  (cd "$dir" && eval "$stage_code" && git commit -q -m check) >/dev/null 2>&1 || {
+  (cd "$dir" && date +%s%N >>src/f1.txt && git add src/f1.txt && git commit -q -m check) >/dev/null 2>&1 || {
     echo "setup check failed in $dir" >&2
     exit 1
   }
 done
-(cd "$c" && eval "$stage_templates" && git commit -q -m check 2>&1 | grep -q 'staged under .vizier/ valid') || {
+(cd "$c" && echo '# check' >>.vizier/workflow/ci.toml && git add .vizier &&
+  git commit -q -m check 2>&1 | grep -q 'staged under .vizier/ valid') || {
   echo "the vizier hook did not validate the staged templates" >&2
   exit 1
 }
 
-# The machine is shared: the cases take turns in rounds, so a burst of load elsewhere spreads over
-# all of them instead of landing on one.
-rounds=5
-bench() { # name dir prepare runs round
-  local json="$work/$1.$5.json"
-  (cd "$2" && hyperfine -N --warmup 3 --runs "$4" --prepare "$3" \
-    --export-json "$json" 'git commit -q -m bench' >/dev/null 2>&1)
-  echo "$1	$json"
-}
-per_round=$(( runs / rounds > 2 ? runs / rounds : 2 ))
-slow=$(( per_round / 10 > 2 ? per_round / 10 : 2 ))
-results=$(
-  for round in $(seq 1 $rounds); do
-    bench "(a) no hook" "$a" "$stage_code" "$per_round" "$round"
-    bench "(b) vizier, no template staged" "$b" "$stage_code" "$per_round" "$round"
-    bench "(c) vizier, 5 templates staged" "$c" "$stage_templates" "$per_round" "$round"
-    bench "(d) plain sh hook" "$d" "$stage_code" "$per_round" "$round"
-    bench "(e) lefthook (LEFTHOOK_BIN)" "$e" "$stage_code" "$per_round" "$round"
-    bench "(f) prek" "$f" "$stage_code" "$per_round" "$round"
-    bench "(g) pre-commit" "$g" "$stage_code" "$slow" "$round"
-  done
-)
+# Each timed `git commit` commits one freshly staged change: a source file, or for (c) all five
+# templates. The machine is shared, so the cases take turns in a fresh random order every round:
+# load from elsewhere then spreads over all of them instead of landing on one (running each case's
+# runs back to back, as hyperfine does, skewed the medians by whole milliseconds here).
+python3 - "$runs" "$a" "$b" "$c" "$d" "$e" "$f" "$g" <<'PY'
+import random, statistics, subprocess, sys, time
 
-python3 - "$results" <<'PY'
-import json, statistics, sys
-rows = [line.split("\t") for line in sys.argv[1].splitlines()]
-times = {}
-for name, path in rows:
-    times.setdefault(name, []).extend(json.load(open(path))["results"][0]["times"])
-data = {n: (statistics.median(t) * 1e3, min(t) * 1e3, len(t)) for n, t in times.items()}
-base = data["(a) no hook"][0]
+runs = int(sys.argv[1])
+a, b, c, d, e, f, g = sys.argv[2:9]
+code = ["src/f1.txt"]
+templates = [f".vizier/workflow/{t}.toml" for t in ("draft", "approve", "merge", "ci", "review")]
+cases = [
+    ("(a) no hook", a, code, 1),
+    ("(b) vizier, no template staged", b, code, 1),
+    ("(c) vizier, 5 templates staged", c, templates, 1),
+    ("(d) plain sh hook", d, code, 1),
+    ("(e) lefthook (LEFTHOOK_BIN)", e, code, 1),
+    ("(f) prek", f, code, 1),
+    ("(g) pre-commit", g, code, 10),  # about 150 ms a commit: one round in ten
+]
+times = {name: [] for name, *_ in cases}
+
+def commit(name, repo, files, n):
+    for rel in files:
+        with open(f"{repo}/{rel}", "a") as fh:
+            fh.write(f"# {n}\n")
+    subprocess.run(["git", "add", "--", *files], cwd=repo, check=True)
+    start = time.perf_counter_ns()
+    done = subprocess.run(["git", "commit", "-q", "-m", "bench"], cwd=repo, capture_output=True)
+    elapsed = (time.perf_counter_ns() - start) / 1e6
+    if done.returncode != 0:
+        sys.exit(f"{name}: git commit failed:\n{done.stderr.decode()}")
+    return elapsed
+
+for n in range(-3, runs):  # three warm-up rounds
+    order = cases[:]
+    random.shuffle(order)
+    for name, repo, files, every in order:
+        if n % every == 0 or n < 0:
+            ms = commit(name, repo, files, n)
+            if n >= 0:
+                times[name].append(ms)
+
+base = statistics.median(times["(a) no hook"])
 targets = {"(b)": 3.0, "(c)": 10.0}
-print(f"{'git commit with':34} {'median ms':>10} {'added ms':>9} {'min ms':>8} {'runs':>5}  target")
-for name, (median, low, n) in data.items():
+print(f"{'git commit with':34} {'median ms':>10} {'added ms':>9} {'p25 ms':>8} {'runs':>5}  target")
+for name, *_ in cases:
+    t = times[name]
+    median = statistics.median(t)
+    p25 = statistics.quantiles(t, n=4)[0]
     added = median - base
     target = targets.get(name[:3])
     mark = "" if target is None else f"+{target:g} ms {'met' if added <= target else 'MISSED'}"
-    print(f"{name:34} {median:10.2f} {added:+9.2f} {low:8.2f} {n:5}  {mark}")
+    print(f"{name:34} {median:10.2f} {added:+9.2f} {p25:8.2f} {len(t):5}  {mark}")
 PY
