@@ -18,16 +18,11 @@ use crate::launch::{self, Prepared};
 use crate::runner;
 use crate::store::{Manifest, Status, Store};
 use crate::validate::validate;
-use crate::workspace::{WorkTree, Workspace, default_paths};
+use crate::workspace::{WorkTree, default_paths};
 
 pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
-    let cwd = std::env::current_dir().map_err(|source| Error::Read {
-        path: ".".into(),
-        source,
-    })?;
-    let ws = Workspace::locate(&cwd)
-        .filter(Workspace::has_vizier)
-        .ok_or_else(|| Error::NoVizier { root: cwd.clone() })?;
+    let cwd = super::current_dir()?;
+    let ws = super::vizier_workspace(&cwd)?;
     let root = ws.root.clone();
     let gh = Runner::from_env();
     let format = args.format.unwrap_or(if gh.actions {

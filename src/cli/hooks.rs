@@ -14,7 +14,7 @@ use crate::hooks::{
 };
 
 pub fn run(args: HooksArgs, out: &mut Output) -> Result<u8> {
-    let cwd = current_dir()?;
+    let cwd = super::current_dir()?;
     let folder = hooks::locate(&cwd)?;
     match args.action {
         HooksAction::Install { hooks, force } => {
@@ -131,13 +131,6 @@ pub fn run_hook(args: HookArgs, out: &mut Output) -> Result<u8> {
             Ok(exit::OK)
         }
     }
-}
-
-fn current_dir() -> Result<std::path::PathBuf> {
-    std::env::current_dir().map_err(|source| Error::Read {
-        path: ".".into(),
-        source,
-    })
 }
 
 fn files(n: usize) -> String {

@@ -17,10 +17,7 @@ use crate::template::Class;
 use crate::workspace::Workspace;
 
 pub fn run(args: JobsArgs, out: &mut Output) -> Result<u8> {
-    let cwd = std::env::current_dir().map_err(|source| Error::Read {
-        path: ".".into(),
-        source,
-    })?;
+    let cwd = super::current_dir()?;
     let ws = Workspace::locate(&cwd).ok_or_else(|| Error::NoVizier { root: cwd.clone() })?;
     let store = Store::new(&ws.root);
     match args.action {

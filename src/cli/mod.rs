@@ -70,10 +70,7 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
         Command::Hook(args) => hooks::run_hook(args, out),
         Command::Jobs(args) => jobs::run(args, out),
         Command::WorkflowNode(args) => {
-            let cwd = std::env::current_dir().map_err(|source| Error::Read {
-                path: ".".into(),
-                source,
-            })?;
+            let cwd = current_dir()?;
             crate::runner::run_node(&cwd, &args.job_id)?;
             Ok(exit::OK)
         }
@@ -94,4 +91,21 @@ fn public_command() -> clap::Command {
         public = public.subcommand(sub.clone());
     }
     public
+}
+
+/// The current folder, or an operational error naming it.
+fn current_dir() -> Result<std::path::PathBuf, Error> {
+    std::env::current_dir().map_err(|source| Error::Read {
+        path: ".".into(),
+        source,
+    })
+}
+
+/// The workspace around `cwd`, which must hold `.vizier/` (else a usage error, exit 2).
+fn vizier_workspace(cwd: &std::path::Path) -> Result<crate::workspace::Workspace, Error> {
+    crate::workspace::Workspace::locate(cwd)
+        .filter(crate::workspace::Workspace::has_vizier)
+        .ok_or_else(|| Error::NoVizier {
+            root: cwd.to_path_buf(),
+        })
 }

@@ -6,21 +6,15 @@ use std::time::Instant;
 use super::Output;
 use super::args::{RunArgs, RunFormat};
 use crate::diagnostic::render_human;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit;
 use crate::launch::{self, Prepared};
 use crate::runner::{self, Cache, Scope};
 use crate::store::{Manifest, Status, Store};
-use crate::workspace::Workspace;
 
 pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
-    let cwd = std::env::current_dir().map_err(|source| Error::Read {
-        path: ".".into(),
-        source,
-    })?;
-    let ws = Workspace::locate(&cwd)
-        .filter(Workspace::has_vizier)
-        .ok_or_else(|| Error::NoVizier { root: cwd.clone() })?;
+    let cwd = super::current_dir()?;
+    let ws = super::vizier_workspace(&cwd)?;
     let (config, config_report) = launch::load_config(&ws.root)?;
     if let Some(report) = config_report {
         out.write(&render_human(

@@ -11,10 +11,7 @@ use crate::workspace::{
 };
 
 pub fn run(args: ValidateArgs, out: &mut Output) -> Result<u8> {
-    let cwd = std::env::current_dir().map_err(|source| Error::Read {
-        path: ".".into(),
-        source,
-    })?;
+    let cwd = super::current_dir()?;
     let workspace = Workspace::locate(&cwd);
     let root = workspace
         .as_ref()

@@ -135,24 +135,6 @@ impl Graph {
         out
     }
 
-    /// The node and every node that depends on it, transitively, in ascending order. This is the
-    /// set a loop-back re-queues and `jobs retry` rewinds.
-    pub fn downstream_closure(&self, start: usize) -> Vec<usize> {
-        let dependents = self.dependents();
-        let mut seen = vec![false; self.deps.len()];
-        let mut stack = vec![start];
-        seen[start] = true;
-        while let Some(n) = stack.pop() {
-            for &d in &dependents[n] {
-                if !seen[d] {
-                    seen[d] = true;
-                    stack.push(d);
-                }
-            }
-        }
-        (0..seen.len()).filter(|&i| seen[i]).collect()
-    }
-
     /// Every dependency cycle, each as the node indices along it (starting at its lowest index),
     /// found deterministically in declaration order. Linear in nodes plus edges.
     pub fn cycles(&self) -> Vec<Vec<usize>> {
