@@ -293,3 +293,43 @@ fn schedule_views_and_a_closed_pipe() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
 }
+
+#[test]
+fn tail_prints_a_jobs_logs_and_gc_keeps_the_newest_runs() {
+    let repo = repo_with(
+        "echo",
+        "id = \"t\"\nversion = \"v1\"\n[[nodes]]\nid = \"say\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = { command = \"echo out-line; echo err-line >&2\" }\n",
+    );
+    for _ in 0..3 {
+        repo.vizier().args(["run", "echo"]).assert().code(0);
+    }
+    let all = manifests(&repo);
+    assert_eq!(all.len(), 3);
+    let job = node(&all[2], "say")["job_id"].as_str().unwrap().to_owned();
+    repo.vizier()
+        .args(["jobs", "tail", &job])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("out-line").and(predicate::str::contains("err-line")));
+    repo.vizier()
+        .args(["jobs", "tail", &job, "--follow"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("out-line"));
+    repo.vizier()
+        .args(["jobs", "gc", "--keep", "1"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "removed 2 finished run(s); kept 1",
+        ));
+    let left = manifests(&repo);
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        left[0]["run_id"], all[2]["run_id"],
+        "the newest run is kept"
+    );
+    assert!(repo.join(&format!(".vizier/jobs/{job}/job.json")).exists());
+    let gone = node(&all[0], "say")["job_id"].as_str().unwrap().to_owned();
+    assert!(!repo.join(&format!(".vizier/jobs/{gone}")).exists());
+}
