@@ -13,6 +13,7 @@ pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod git;
+pub mod init;
 pub mod launch;
 pub mod ops;
 pub mod runner;

@@ -5,6 +5,7 @@ mod ci_action;
 mod ci_run;
 mod compose;
 mod fixtures;
+mod init;
 mod jobs;
 mod run;
 mod schema;
