@@ -4,6 +4,7 @@
 //! stages. `cli` is the only module that prints. See `docs/ARCHITECTURE.md`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod agent;
 pub mod ci;
 pub mod cli;
 pub mod compile;

@@ -7,6 +7,7 @@ mod compose;
 mod fixtures;
 mod init;
 mod jobs;
+mod ops_agent;
 mod run;
 mod schema;
 mod support;
