@@ -34,9 +34,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// The agent for a template alias: `[agents.<alias>]`, else `[agent]`.
-    pub fn agent_for(&self, alias: &str) -> Option<&AgentConfig> {
-        self.agents.get(alias).or(self.agent.as_ref())
+    /// The agent for a run started by `alias` (none when started by path): `[agents.<alias>]`,
+    /// else `[agent]`, with the table it came from (`[agents.draft]`, `[agent]`) for messages.
+    pub fn agent_for(&self, alias: Option<&str>) -> Option<(String, &AgentConfig)> {
+        if let Some((alias, agent)) = alias.and_then(|a| self.agents.get_key_value(a)) {
+            return Some((format!("[agents.{alias}]"), agent));
+        }
+        self.agent.as_ref().map(|a| ("[agent]".to_owned(), a))
     }
 }
 
@@ -158,8 +162,18 @@ mod tests {
         let (config, findings) = parse_config(0, text);
         assert!(findings.is_empty(), "{findings:?}");
         let config = config.unwrap();
-        assert_eq!(config.agent_for("draft").unwrap().command, ["b", "-x"]);
-        assert_eq!(config.agent_for("merge").unwrap().command, ["a"]);
+        let (key, agent) = config.agent_for(Some("draft")).unwrap();
+        assert_eq!(key, "[agents.draft]");
+        assert_eq!(agent.command, ["b", "-x"]);
+        let (key, agent) = config.agent_for(Some("merge")).unwrap();
+        assert_eq!(key, "[agent]");
+        assert_eq!(agent.command, ["a"]);
+        assert_eq!(config.agent_for(None).unwrap().0, "[agent]");
+        let only_alias = parse_config(0, "[agents.draft]\ncommand = [\"b\"]\n")
+            .0
+            .unwrap();
+        assert!(only_alias.agent_for(Some("merge")).is_none());
+        assert!(only_alias.agent_for(None).is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::compile::{CompileError, Plan, Trigger, compile, resolve_params};
 use crate::config::{CONFIG_PATH, Config};
 use crate::error::{Error, Result};
 use crate::store::{self, Manifest, Store};
+use crate::template::Op;
 use crate::validate::{Report, validate};
 use crate::workspace::{VIZIER_DIR, WORKFLOW_DIR, WorkTree, Workspace};
 
@@ -134,7 +135,32 @@ pub fn prepare(
         resolved.alias.clone(),
     )
     .map_err(compile_error)?;
+    require_agent(&plan, report.config.as_ref())?;
     Ok(Prepared::Ready(Box::new(plan)))
+}
+
+/// A run with an `agent.invoke` node needs an agent in the config (SPEC.md §7, §9): without one it is
+/// refused here, before anything is written, naming the table to add.
+fn require_agent(plan: &Plan, config: Option<&Config>) -> Result<()> {
+    let Some(node) = plan
+        .nodes
+        .iter()
+        .find(|n| n.identity().is_some_and(|row| row.op == Op::AgentInvoke))
+    else {
+        return Ok(());
+    };
+    let alias = plan.alias.as_deref();
+    if config.and_then(|c| c.agent_for(alias)).is_some() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "`{}` has an agent node (`{}`) but no agent is configured: add {}`[agent]` with \
+         `command = [\"your-agent\", ...]` to `{CONFIG_PATH}` (the prompt arrives on stdin); \
+         nothing was run or written",
+        plan.template.path,
+        node.node_id,
+        alias.map_or(String::new(), |a| format!("`[agents.{a}]` or ")),
+    )))
 }
 
 fn compile_error(e: CompileError) -> Error {

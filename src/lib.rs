@@ -4,6 +4,7 @@
 //! stages. `cli` is the only module that prints. See `docs/ARCHITECTURE.md`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod agent;
 pub mod ci;
 pub mod cli;
 pub mod compile;
@@ -14,6 +15,7 @@ pub mod exec;
 pub mod exit;
 pub mod git;
 pub mod hooks;
+pub mod init;
 pub mod launch;
 pub mod ops;
 pub mod runner;

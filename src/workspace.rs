@@ -49,6 +49,26 @@ impl Workspace {
     }
 }
 
+/// Resolves a repository-relative path (a folder or a file, following symlinks), refusing anything
+/// that leaves the root.
+pub fn inside_root(root: &Path, rel: &str) -> Result<PathBuf> {
+    let joined = root.join(rel);
+    let real = joined.canonicalize().map_err(|source| Error::Read {
+        path: joined.display().to_string(),
+        source,
+    })?;
+    let real_root = root.canonicalize().map_err(|source| Error::Read {
+        path: root.display().to_string(),
+        source,
+    })?;
+    if !real.starts_with(&real_root) {
+        return Err(Error::OutsideRoot {
+            path: rel.to_owned(),
+        });
+    }
+    Ok(real)
+}
+
 /// Joins `rel` onto the folder of `base` (both repository-relative) and normalizes `.` and `..`;
 /// `None` when the result would leave the root.
 pub fn join_relative(base: &str, rel: &str) -> Option<String> {

@@ -69,8 +69,8 @@ pub struct InitArgs {
     /// Replace existing files (each is backed up first)
     #[arg(long)]
     pub force: bool,
-    /// Report what is missing without writing anything
-    #[arg(long)]
+    /// Report what is missing without writing anything (exit 1 when something is)
+    #[arg(long, conflicts_with = "force")]
     pub check: bool,
 }
 

@@ -4,6 +4,7 @@
 pub mod args;
 mod ci;
 mod hooks;
+mod init;
 mod jobs;
 mod output;
 mod run;
@@ -63,7 +64,7 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
             out.write(&String::from_utf8_lossy(&buf));
             Ok(exit::OK)
         }
-        Command::Init(_) => Err(Error::NotImplemented("`vizier init`".into())),
+        Command::Init(args) => init::run(args, out),
         Command::Run(args) => run::run(args, out),
         Command::Ci(args) => ci::run(args, out),
         Command::Hooks(args) => hooks::run(args, out),

@@ -138,18 +138,40 @@ pub fn stop_group(process: &ProcessId, grace: std::time::Duration) {
 /// Runs shell text with `sh -c` in `dir`, with extra environment; stdout/stderr are this process's
 /// (the job's logs). Returns the exit code (128 + signal when killed by one).
 pub fn run_shell(text: &str, dir: &Path, env: &[(String, String)]) -> Result<i32> {
-    let status = Command::new("sh")
-        .arg("-c")
+    let status = shell_command(text, dir, env).status().map_err(spawn_sh)?;
+    Ok(exit_code(status))
+}
+
+/// As [`run_shell`], but stdout is captured and returned instead of going to the log (stderr still
+/// goes to this process's stderr).
+pub fn run_shell_capture(
+    text: &str,
+    dir: &Path,
+    env: &[(String, String)],
+) -> Result<(i32, Vec<u8>)> {
+    let out = shell_command(text, dir, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(spawn_sh)?;
+    Ok((exit_code(out.status), out.stdout))
+}
+
+fn shell_command(text: &str, dir: &Path, env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(text)
         .current_dir(dir)
         .stdin(Stdio::null())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .status()
-        .map_err(|source| Error::Spawn {
-            what: "sh".into(),
-            source,
-        })?;
-    Ok(exit_code(status))
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    cmd
+}
+
+fn spawn_sh(source: std::io::Error) -> Error {
+    Error::Spawn {
+        what: "sh".into(),
+        source,
+    }
 }
 
 pub fn exit_code(status: std::process::ExitStatus) -> i32 {

@@ -3,10 +3,12 @@
 //! Dispatch matches the identity table's [`Op`] exhaustively, one file per operation, so there is no
 //! second list of names. An operation that is not built yet fails its node with a message saying so.
 
+mod agent_invoke;
 mod command_run;
 mod gate_approval;
 mod gate_cicd;
 mod gate_stop_condition;
+mod prompt_resolve;
 mod terminal;
 
 use std::collections::BTreeMap;
@@ -83,6 +85,18 @@ impl OpResult {
     }
 }
 
+/// An error and its causes on one line, for a node's message.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Runs the node's operation.
 pub fn execute(ctx: &OpContext<'_>) -> OpResult {
     let Some(row) = ctx.node.identity() else {
@@ -94,8 +108,9 @@ pub fn execute(ctx: &OpContext<'_>) -> OpResult {
         Op::GateCicd => gate_cicd::run(ctx),
         Op::GateApproval => gate_approval::run(ctx),
         Op::Terminal => terminal::run(ctx),
-        Op::PromptResolve
-        | Op::WorktreePrepare
+        Op::PromptResolve => prompt_resolve::run(ctx),
+        Op::AgentInvoke => agent_invoke::run(ctx),
+        Op::WorktreePrepare
         | Op::WorktreeCleanup
         | Op::PlanPersist
         | Op::GitStageCommit
@@ -107,7 +122,6 @@ pub fn execute(ctx: &OpContext<'_>) -> OpResult {
         | Op::BuildMaterializeStep
         | Op::MergeSentinelWrite
         | Op::MergeSentinelClear
-        | Op::AgentInvoke
         | Op::GateConflictResolution => OpResult::failed(format!(
             "operation `{}` is not implemented yet in this version of vizier",
             row.name

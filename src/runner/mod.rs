@@ -9,7 +9,7 @@
 //! themselves forward, and a run whose driver died is picked up by the next tick.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::exec;
 use crate::ops::{self, OpContext, OpResult};
 use crate::schedule::{self, LockTable, Probe};
 use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
+pub use crate::workspace::inside_root;
 
 /// Reads the world for the scheduler from the store, `/proc` and git.
 pub struct StoreProbe<'a> {
@@ -446,25 +447,6 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
         }
     }
     Ok(result)
-}
-
-/// Resolves a repository-relative folder, refusing anything that leaves the root.
-pub fn inside_root(root: &Path, rel: &str) -> Result<PathBuf> {
-    let joined = root.join(rel);
-    let real = joined.canonicalize().map_err(|source| Error::Read {
-        path: joined.display().to_string(),
-        source,
-    })?;
-    let real_root = root.canonicalize().map_err(|source| Error::Read {
-        path: root.display().to_string(),
-        source,
-    })?;
-    if !real.starts_with(&real_root) {
-        return Err(Error::OutsideRoot {
-            path: rel.to_owned(),
-        });
-    }
-    Ok(real)
 }
 
 /// Drives one run in the foreground until it ends; `observe` sees the manifest after every tick.

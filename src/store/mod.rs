@@ -7,6 +7,7 @@
 //! touches active runs only), `artifacts/…`, `scheduler.lock`.
 
 mod atomic;
+mod payload;
 pub mod records;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 pub use atomic::{Batch, write_atomic};
+pub use payload::Payload;
 pub use records::*;
 
 use crate::compile::{Plan, PlanNode, assign_run_id};
