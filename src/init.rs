@@ -42,6 +42,11 @@ pub const FILES: &[ScaffoldFile] = &[
         path: ".vizier/workflow/ci.toml",
         content: include_str!("init/templates/ci.toml"),
     },
+    // The composition of the three (SPEC.md §3.1): `vizier run develop`.
+    ScaffoldFile {
+        path: ".vizier/develop.toml",
+        content: include_str!("init/templates/develop.toml"),
+    },
 ];
 
 pub const GITIGNORE: &str = ".gitignore";

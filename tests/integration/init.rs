@@ -6,12 +6,13 @@ use predicates::prelude::*;
 
 use crate::support::*;
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     ".vizier/config.toml",
     ".vizier/workflow/draft.toml",
     ".vizier/workflow/approve.toml",
     ".vizier/workflow/merge.toml",
     ".vizier/workflow/ci.toml",
+    ".vizier/develop.toml",
 ];
 
 const RULES: [&str; 3] = [".vizier/jobs/", ".vizier/tmp/", ".vizier/tmp-worktrees/"];
@@ -76,7 +77,7 @@ fn init_scaffolds_a_fresh_repository_that_validates() {
         .arg("validate")
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("5 files valid"));
+        .stdout(predicate::str::contains("6 files valid"));
     repo.write(".vizier/jobs/x/job.json", "{}");
     repo.write(".vizier/tmp-worktrees/w/file", "");
     let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
@@ -189,7 +190,7 @@ fn init_check_reports_what_is_missing_and_writes_nothing() {
         .stdout(predicate::str::contains(
             "missing    .gitignore rules: .vizier/tmp/, .vizier/tmp-worktrees/",
         ))
-        .stdout(predicate::str::contains("incomplete: 6 missing"));
+        .stdout(predicate::str::contains("incomplete: 7 missing"));
     assert_eq!(snapshot(repo.path()), before);
 
     repo.vizier().arg("init").assert().code(0);
@@ -263,9 +264,18 @@ fn the_scaffold_matches_this_repositorys_templates() {
             "src/init/templates/{name}.toml differs from .vizier/workflow/{name}.toml"
         );
     }
+    assert_eq!(
+        std::fs::read_to_string(root.join("src/init/templates/develop.toml")).unwrap(),
+        std::fs::read_to_string(root.join(".vizier/develop.toml")).unwrap(),
+        "src/init/templates/develop.toml differs from .vizier/develop.toml"
+    );
+    let repo = Repo::new();
     for file in vizier::init::FILES {
-        let repo = Repo::new();
         repo.write(file.path, file.content);
-        repo.vizier().args(["validate", file.path]).assert().code(0);
     }
+    repo.vizier()
+        .arg("validate")
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("6 files valid"));
 }
