@@ -5,6 +5,7 @@ mod ci_action;
 mod ci_run;
 mod fixtures;
 mod jobs;
+mod ops_git;
 mod run;
 mod schema;
 mod support;
