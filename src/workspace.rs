@@ -89,6 +89,45 @@ pub fn join_relative(base: &str, rel: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// Resolves a relative path a template or record names (SPEC.md §10) inside `base`, which may not
+/// exist yet: refuses an empty or absolute path, any `..`, and a path whose existing part leads
+/// out of `base` through a symlink. Returns `base` joined with the path.
+pub fn resolve_inside(base: &Path, rel: &str) -> Result<PathBuf> {
+    let outside = || Error::OutsideRoot {
+        path: rel.to_owned(),
+    };
+    let given = Path::new(rel);
+    if rel.trim().is_empty()
+        || given.is_absolute()
+        || given
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(outside());
+    }
+    let real_base = base.canonicalize().map_err(|source| Error::Read {
+        path: base.display().to_string(),
+        source,
+    })?;
+    let joined = real_base.join(given);
+    // The longest part that exists decides where the path really goes.
+    let mut existing = joined.as_path();
+    loop {
+        if std::fs::symlink_metadata(existing).is_ok() {
+            let real = existing.canonicalize().map_err(|_| outside())?;
+            if !real.starts_with(&real_base) {
+                return Err(outside());
+            }
+            break;
+        }
+        match existing.parent() {
+            Some(parent) => existing = parent,
+            None => break,
+        }
+    }
+    Ok(joined)
+}
+
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
@@ -302,5 +341,30 @@ mod tests {
         );
         assert_eq!(join_relative(".vizier/a.toml", "../../x.toml"), None);
         assert_eq!(join_relative(".vizier/a.toml", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn resolve_inside_refuses_parents_absolute_paths_and_escaping_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        let real_root = root.canonicalize().unwrap();
+        assert_eq!(
+            resolve_inside(&root, "a/new/file.md").unwrap(),
+            real_root.join("a/new/file.md")
+        );
+        for bad in ["", "../x", "a/../../x", "/etc/passwd", "a/.."] {
+            assert!(
+                matches!(resolve_inside(&root, bad), Err(Error::OutsideRoot { .. })),
+                "{bad:?} was accepted"
+            );
+        }
+        std::os::unix::fs::symlink(dir.path(), root.join("out")).unwrap();
+        assert!(matches!(
+            resolve_inside(&root, "out/x/y"),
+            Err(Error::OutsideRoot { .. })
+        ));
+        std::os::unix::fs::symlink(root.join("a"), root.join("in")).unwrap();
+        assert!(resolve_inside(&root, "in/x").is_ok());
     }
 }

@@ -10,6 +10,7 @@ use super::Output;
 use super::args::{JobsAction, JobsArgs};
 use crate::error::{Error, Result};
 use crate::exit;
+use crate::ops::{self, Released};
 use crate::runner::{self, Cache, Scope};
 use crate::schedule;
 use crate::store::{Approval, JobRecord, Manifest, Status, Store};
@@ -526,8 +527,34 @@ fn tail(store: &Store, id: &str, follow: bool, out: &mut Output) -> Result<u8> {
     }
 }
 
+/// Records what the clean-up of `jobs retry` / `cancel` did in each job's metadata (`cleanup`) and
+/// tells the person; a clean-up that could not finish is a warning, never silent.
+fn record_cleanup(m: &mut Manifest, verb: &str, notes: &[Released]) {
+    let mut by_node: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for n in notes {
+        by_node.entry(n.index).or_default().push(&n.note);
+    }
+    for (i, list) in by_node {
+        m.nodes[i].metadata.insert(
+            "cleanup".into(),
+            json!(format!("{verb}: {}", list.join("; "))),
+        );
+    }
+}
+
+fn report_cleanup(notes: &[Released], out: &mut Output) {
+    for n in notes {
+        if n.ok {
+            out.write(&format!("{}\n", n.note));
+        } else {
+            out.error_text(&format!("warning: {}\n", n.note));
+        }
+    }
+}
+
 fn retry(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
     let (run_id, index) = runner::run_of_job(store, id)?;
+    let mut notes = Vec::new();
     runner::update_run(store, &run_id, |plan, m| {
         let rewound = plan.downstream(index);
         if let Some(&busy) = rewound
@@ -539,11 +566,19 @@ fn retry(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
                 m.nodes[busy].job_id
             )));
         }
+        notes = ops::release_owned(store, m, &rewound);
         for &j in &rewound {
             let job_id = m.nodes[j].job_id.clone();
             schedule::requeue(&mut m.nodes[j]);
             m.nodes[j].loops = 0;
             m.nodes[j].waited_on.clear();
+            // The context is inherited again when the job starts; the worktree it named may be gone.
+            m.nodes[j]
+                .metadata
+                .retain(|k, _| !k.starts_with("worktree_"));
+            m.nodes[j]
+                .metadata
+                .insert("execution_root".into(), json!("."));
             for stream in ["stdout.log", "stderr.log"] {
                 let path = store.job_dir(&job_id).join(stream);
                 std::fs::File::create(&path).map_err(|source| Error::Write { path, source })?;
@@ -562,8 +597,10 @@ fn retry(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
                 );
             }
         }
+        record_cleanup(m, "jobs retry", &notes);
         Ok(rewound)
     })?;
+    report_cleanup(&notes, out);
     out.write(&format!(
         "rewound {id} and everything downstream of it; run {run_id} continues\n"
     ));
@@ -599,6 +636,18 @@ fn cancel(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
             crate::exec::stop_group(&owner, Duration::from_secs(3));
         }
     }
+    // Now that nothing of the job runs any more, remove what it owns.
+    let mut notes = Vec::new();
+    runner::update_run(store, &run_id, |_, m| {
+        notes = ops::release_owned(store, m, &[index]);
+        record_cleanup(m, "jobs cancel", &notes);
+        Ok(if notes.is_empty() {
+            vec![]
+        } else {
+            vec![index]
+        })
+    })?;
+    report_cleanup(&notes, out);
     out.write(&format!("cancelled {id}\n"));
     Ok(exit::OK)
 }

@@ -1,15 +1,30 @@
 //! Operations and control policies (SPEC.md §7): what a job does once the scheduler starts it.
 //!
 //! Dispatch matches the identity table's [`Op`] exhaustively, one file per operation, so there is no
-//! second list of names. An operation that is not built yet fails its node with a message saying so.
+//! second list of names.
 
 mod agent_invoke;
+mod build_materialize_step;
 mod command_run;
 mod gate_approval;
 mod gate_cicd;
+mod gate_conflict_resolution;
 mod gate_stop_condition;
+mod git_cmd;
+mod git_integrate_plan_branch;
+mod git_save_worktree_patch;
+mod git_stage_commit;
+mod merge_sentinel;
+mod patch_pipeline;
+mod plan_persist;
 mod prompt_resolve;
+mod run_state;
 mod terminal;
+mod worktree_cleanup;
+mod worktree_prepare;
+
+pub use git_cmd::dirty_paths;
+pub use worktree_cleanup::{Released, release_owned};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -110,21 +125,18 @@ pub fn execute(ctx: &OpContext<'_>) -> OpResult {
         Op::Terminal => terminal::run(ctx),
         Op::PromptResolve => prompt_resolve::run(ctx),
         Op::AgentInvoke => agent_invoke::run(ctx),
-        Op::WorktreePrepare
-        | Op::WorktreeCleanup
-        | Op::PlanPersist
-        | Op::GitStageCommit
-        | Op::GitIntegratePlanBranch
-        | Op::GitSaveWorktreePatch
-        | Op::PatchPipelinePrepare
-        | Op::PatchExecutePipeline
-        | Op::PatchPipelineFinalize
-        | Op::BuildMaterializeStep
-        | Op::MergeSentinelWrite
-        | Op::MergeSentinelClear
-        | Op::GateConflictResolution => OpResult::failed(format!(
-            "operation `{}` is not implemented yet in this version of vizier",
-            row.name
-        )),
+        Op::WorktreePrepare => worktree_prepare::run(ctx),
+        Op::WorktreeCleanup => worktree_cleanup::run(ctx),
+        Op::PlanPersist => plan_persist::run(ctx),
+        Op::GitStageCommit => git_stage_commit::run(ctx),
+        Op::GitIntegratePlanBranch => git_integrate_plan_branch::run(ctx),
+        Op::GitSaveWorktreePatch => git_save_worktree_patch::run(ctx),
+        Op::PatchPipelinePrepare => patch_pipeline::run_prepare(ctx),
+        Op::PatchExecutePipeline => patch_pipeline::run_execute(ctx),
+        Op::PatchPipelineFinalize => patch_pipeline::run_finalize(ctx),
+        Op::BuildMaterializeStep => build_materialize_step::run(ctx),
+        Op::MergeSentinelWrite => merge_sentinel::run_write(ctx),
+        Op::MergeSentinelClear => merge_sentinel::run_clear(ctx),
+        Op::GateConflictResolution => gate_conflict_resolution::run(ctx),
     }
 }

@@ -60,22 +60,7 @@ impl Probe for StoreProbe<'_> {
         let dir = self.store.root.join(execution_root);
         match pre {
             PlanPrecondition::CleanWorktree => {
-                let out = std::process::Command::new("git")
-                    .args(["status", "--porcelain", "--untracked-files=normal"])
-                    .current_dir(&dir)
-                    .output()
-                    .map_err(|e| format!("cannot run git status: {e}"))?;
-                if !out.status.success() {
-                    return Err(format!(
-                        "git status failed: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ));
-                }
-                let dirty: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .filter(|l| !l.contains(".vizier/jobs") && !l.contains(".vizier/tmp"))
-                    .map(|l| l[3.min(l.len())..].to_owned())
-                    .collect();
+                let dirty = crate::ops::dirty_paths(&dir, true)?;
                 if dirty.is_empty() {
                     Ok(())
                 } else {

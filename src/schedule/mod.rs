@@ -111,6 +111,12 @@ pub fn tick(
                     finish(plan, m, locks, i, outcome, now, &mut out);
                     progress = true;
                 } else if !probe.alive(&job_id, attempt, m.nodes[i].process.as_ref()) {
+                    // It may have recorded its outcome and exited between the two looks.
+                    if let Some(outcome) = probe.outcome(&job_id, attempt) {
+                        finish(plan, m, locks, i, outcome, now, &mut out);
+                        progress = true;
+                        continue;
+                    }
                     let pid = m.nodes[i].process.as_ref().map_or(0, |p| p.pid);
                     let vanished = OutcomeFile {
                         job_id,
@@ -493,11 +499,17 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         outcomes: RefCell<HashMap<String, &'static str>>,
+        /// Outcomes written just after the scheduler's first look (then the process exits).
+        late: RefCell<HashMap<String, &'static str>>,
         dead: RefCell<Vec<String>>,
     }
 
     impl Probe for Fake {
         fn outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
+            if let Some(o) = self.late.borrow_mut().remove(job_id) {
+                self.outcomes.borrow_mut().insert(job_id.to_owned(), o);
+                return None;
+            }
             self.outcomes.borrow().get(job_id).map(|o| OutcomeFile {
                 job_id: job_id.into(),
                 attempt,
@@ -603,6 +615,23 @@ args = { command = "true" }
         assert!(m.nodes[0].reason.as_ref().unwrap().contains("vanished"));
         assert_eq!(m.nodes[1].status, Status::BlockedByDependency);
         assert_eq!(out.start, [2], "the failure handler starts");
+    }
+
+    #[test]
+    fn a_job_that_records_its_outcome_and_exits_between_two_looks_did_not_vanish() {
+        let (plan, mut m) = setup(CHAIN);
+        let fake = Fake::default();
+        tick(&plan, &mut m, &fake, &mut LockTable::default(), "T1", true);
+        fake.late.borrow_mut().insert(id(&plan, "a"), "succeeded");
+        fake.dead.borrow_mut().push(id(&plan, "a"));
+        let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T2", true);
+        assert_eq!(
+            m.nodes[0].status,
+            Status::Succeeded,
+            "{:?}",
+            m.nodes[0].reason
+        );
+        assert_eq!(out.start, [1]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 pub use atomic::{Batch, write_atomic};
-pub use payload::Payload;
+pub use payload::{Payload, read_payload};
 pub use records::*;
 
 use crate::compile::{Plan, PlanNode, assign_run_id};

@@ -80,7 +80,7 @@ impl Store {
     }
 }
 
-fn read_payload(path: &Path) -> Result<Payload> {
+pub fn read_payload(path: &Path) -> Result<Payload> {
     let bytes = std::fs::read(path).map_err(|source| Error::Read {
         path: path.display().to_string(),
         source,

@@ -9,6 +9,7 @@ mod hooks;
 mod init;
 mod jobs;
 mod ops_agent;
+mod ops_git;
 mod run;
 mod schema;
 mod support;

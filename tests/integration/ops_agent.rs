@@ -687,10 +687,8 @@ fn the_example_agent_plans_and_implements() {
     assert_eq!(node(&m, "agent")["exit_code"], 1);
 }
 
-/// The README's first command. Needs the git operations (worktrees, plan.persist, commits, merges),
-/// which land from the `ops-git` branch; run with `cargo test -- --ignored demo` once they have.
+/// The README's first command, end to end: init, draft with the example agent, merge.
 #[test]
-#[ignore = "needs the git operations of the ops-git branch"]
 fn the_demo_runs_draft_then_merge_end_to_end() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let home = tempfile::tempdir().unwrap();

@@ -391,20 +391,6 @@ on = { failed = ["work"] }
 }
 
 #[test]
-fn operations_not_built_yet_fail_their_node_saying_so() {
-    let body = template(
-        "t",
-        "\n[[nodes]]\nid = \"commit\"\nkind = \"builtin\"\nuses = \"cap.env.builtin.git.stage_commit\"\n",
-    );
-    let repo = repo_with("x", &body);
-    repo.vizier()
-        .args(["run", "x"])
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("not implemented"));
-}
-
-#[test]
 fn four_concurrent_runs_each_run_every_job_exactly_once() {
     let body = shell("a", "echo \"$VIZIER_JOB_ID\" >> ran.txt", &[])
         + &shell("b", "echo \"$VIZIER_JOB_ID\" >> ran.txt", &["a"])
