@@ -49,16 +49,9 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
     let mut refs = vec![ctx.store.relative(&prompt_path)];
     metadata.insert("workflow_payload_refs".into(), json!(refs));
 
-    let config = match read_config(&ctx.store.root) {
-        Ok(config) => config,
+    let (table, agent_config) = match configured_agent(ctx) {
+        Ok(found) => found,
         Err(message) => return OpResult::failed(message),
-    };
-    let alias = ctx.spec.alias.as_deref();
-    let Some((table, agent_config)) = config.agent_for(alias) else {
-        return OpResult::failed(format!(
-            "no agent is configured: add {}`[agent]` with a `command` to `{CONFIG_PATH}`",
-            alias.map_or(String::new(), |a| format!("`[agents.{a}]` or "))
-        ));
     };
     metadata.insert("agent_command".into(), json!(agent_config.command));
     let timeout = agent_config
@@ -126,6 +119,21 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
 
 /// `.vizier/config.toml` as it is now. Broken or absent config fails the node: `vizier run` checked
 /// it before the run started, so this is a config edited since.
+/// The agent configured for this run (`[agents.<alias>]`, else `[agent]`) and the name of its table.
+pub(super) fn configured_agent(
+    ctx: &OpContext<'_>,
+) -> Result<(String, crate::config::AgentConfig), String> {
+    let config = read_config(&ctx.store.root)?;
+    let alias = ctx.spec.alias.as_deref();
+    let Some((table, agent_config)) = config.agent_for(alias) else {
+        return Err(format!(
+            "no agent is configured: add {}`[agent]` with a `command` to `{CONFIG_PATH}`",
+            alias.map_or(String::new(), |a| format!("`[agents.{a}]` or "))
+        ));
+    };
+    Ok((table.to_string(), agent_config.clone()))
+}
+
 fn read_config(root: &Path) -> Result<Config, String> {
     let path = root.join(CONFIG_PATH);
     let text = match std::fs::read_to_string(&path) {

@@ -84,21 +84,25 @@ fn resolve(ctx: &OpContext<'_>) -> Result<OpResult, String> {
                     &rel,
                 ));
             }
-            let Some(script) = script else {
-                return Err(format!(
-                    "conflicts remain in `{rel}` ({}) and `auto_resolve` is on, but the gate has no resolver `script` gate; resolving with the agent is not available in this version of vizier (add `gates = [{{ kind = \"script\", script = \"…\" }}]`)",
-                    quoted(&left)
-                ));
-            };
             let mut env = ctx.env.clone();
             env.push(("VIZIER_MERGE_WORKTREE".into(), dir.display().to_string()));
             env.push(("VIZIER_MERGE_CONFLICTS".into(), left.join("\n")));
             env.push(("VIZIER_MERGE_SLUG".into(), s.slug.clone()));
-            let code = crate::exec::run_shell(script, &dir, &env).map_err(|e| e.to_string())?;
+            let (code, resolver) = match script {
+                Some(script) => (
+                    crate::exec::run_shell(script, &dir, &env).map_err(|e| e.to_string())?,
+                    "the resolver script",
+                ),
+                // No script: the configured agent resolves, in the conflicted work tree.
+                None => (
+                    resolve_with_agent(ctx, &dir, &rel, &left, env)?,
+                    "the agent",
+                ),
+            };
             if code != 0 {
                 let mut result = blocked(
                     format!(
-                        "the resolver script exited with code {code}; conflicts remain in `{rel}`: {}",
+                        "{resolver} exited with code {code}; conflicts remain in `{rel}`: {}",
                         quoted(&left)
                     ),
                     &left,
@@ -121,7 +125,7 @@ fn resolve(ctx: &OpContext<'_>) -> Result<OpResult, String> {
             if !left.is_empty() {
                 return Ok(blocked(
                     format!(
-                        "conflicts remain in `{rel}` after the resolver script: {}",
+                        "conflicts remain in `{rel}` after {resolver}: {}",
                         quoted(&left)
                     ),
                     &left,
@@ -148,6 +152,47 @@ fn resolve(ctx: &OpContext<'_>) -> Result<OpResult, String> {
         json!(sentinels.iter().map(|s| &s.slug).collect::<Vec<_>>()),
     );
     Ok(result)
+}
+
+/// Asks the run's agent to resolve the conflicts; returns its exit code (124 on timeout).
+fn resolve_with_agent(
+    ctx: &OpContext<'_>,
+    dir: &std::path::Path,
+    rel: &str,
+    files: &[String],
+    env: Vec<(String, String)>,
+) -> Result<i32, String> {
+    let (table, agent) = super::agent_invoke::configured_agent(ctx).map_err(|why| {
+        format!(
+            "conflicts remain in `{rel}` ({}) and `auto_resolve` is on, but the gate has no resolver `script` gate, so the agent would resolve them: {why}",
+            quoted(files)
+        )
+    })?;
+    let prompt = format!(
+        "A merge left conflicts in the git work tree `{rel}` (you are in it). Resolve the conflicts \
+         in these files so that no conflict markers remain, keeping the intent of both sides; do not \
+         commit and do not run git merge commands:\n\n{}\n",
+        files
+            .iter()
+            .map(|f| format!("- {f}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let report = crate::agent::invoke(&crate::agent::Invocation {
+        command: &agent.command,
+        dir,
+        env: env
+            .into_iter()
+            .chain(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect(),
+        prompt: &prompt,
+        timeout: agent.timeout_secs.map_or(
+            crate::agent::DEFAULT_TIMEOUT,
+            std::time::Duration::from_secs,
+        ),
+    })
+    .map_err(|e| format!("{} (the agent of `{table}`)", super::error_chain(&e)))?;
+    Ok(report.ending.exit_code())
 }
 
 #[cfg(test)]

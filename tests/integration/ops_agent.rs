@@ -584,11 +584,11 @@ fn shell_prompt_resolve_takes_the_commands_stdout() {
     }
 }
 
-/// The examples of docs/operations-agent.md are these fixtures; each validates and runs.
+/// The prompt and agent examples of docs/operations.md are these fixtures; each validates and runs.
 #[test]
 fn documented_examples_are_fixtures_that_run() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let docs = ["docs/operations-agent.md", "docs/operations.md"]
+    let docs = ["docs/operations.md"]
         .iter()
         .filter_map(|p| std::fs::read_to_string(root.join(p)).ok())
         .collect::<Vec<_>>()

@@ -1191,6 +1191,9 @@ fn ops_fixtures() -> Vec<(String, PathBuf)> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+        // The git operations' fixtures are named after the operation, with underscores; the
+        // others (agent, shell, control) have their own tests.
+        .filter(|(name, _)| !name.contains('-'))
         .collect();
     out.sort();
     out
@@ -1246,4 +1249,28 @@ fn every_git_operation_is_documented_with_an_example_that_validates_and_runs() {
         let r = run(&repo, &name, &[]);
         assert_eq!(r.code, 0, "{name}: {}", r.stdout);
     }
+}
+
+#[test]
+fn without_a_resolver_script_the_configured_agent_resolves_the_conflict() {
+    let repo = conflict_repo("plan");
+    install(&repo, "merge", MERGE);
+    // The agent reads the prompt (which names the conflicted files) and rewrites them.
+    repo.write(
+        "agent.sh",
+        "#!/bin/sh\ncat > prompt.seen\ngrep -q notes.txt prompt.seen && printf 'ours and theirs\\n' > notes.txt\nrm prompt.seen\n",
+    );
+    repo.write(
+        ".vizier/config.toml",
+        &format!(
+            "[agent]\ncommand = [\"sh\", \"{}\"]\ntimeout_secs = 30\n",
+            repo.join("agent.sh").display()
+        ),
+    );
+    repo.commit_all("agent");
+    let r = run(&repo, "merge", &["ci_script=true"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(repo.git(&["show", "main:notes.txt"]), "ours and theirs\n");
+    assert_eq!(head_subject(&repo, "main"), "feat: merge plan plan");
+    assert!(sentinels(&repo).is_empty());
 }

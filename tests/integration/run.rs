@@ -512,3 +512,53 @@ fn continue_independent_runs_what_does_not_depend_on_the_failure() {
     assert!(repo.join("e.txt").exists());
     assert_eq!(m["outcome"], "failed");
 }
+
+/// docs/operations.md shows these fixtures verbatim; each validates and runs to success.
+#[test]
+fn documented_shell_and_control_examples_are_fixtures_that_run() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/operations.md")).unwrap();
+    for name in [
+        "command-run",
+        "cicd-run",
+        "gate-stop-condition",
+        "gate-cicd",
+        "gate-approval",
+        "control-terminal",
+    ] {
+        let text =
+            std::fs::read_to_string(root.join(format!("tests/fixtures/ops/{name}.toml"))).unwrap();
+        assert!(
+            docs.contains(&format!("```toml\n{text}```")),
+            "docs/operations.md does not show {name}.toml"
+        );
+        let repo = repo_with(name, &text);
+        repo.write("README.md", "x\n");
+        repo.vizier().arg("validate").assert().code(0);
+        if name == "gate-approval" {
+            repo.vizier()
+                .args(["run", name, "--detach"])
+                .assert()
+                .code(0);
+            wait_until("the approval wait", || {
+                manifests(&repo)
+                    .first()
+                    .is_some_and(|m| node(m, "ok")["status"] == "waiting_on_approval")
+            });
+            let job = node(&manifests(&repo)[0], "ok")["job_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            repo.vizier()
+                .args(["jobs", "approve", &job])
+                .assert()
+                .code(0);
+            wait_until("the run to end", || {
+                manifests(&repo)[0]["outcome"] == "succeeded"
+            });
+            assert!(repo.join("shipped.txt").exists());
+        } else {
+            repo.vizier().args(["run", name]).assert().code(0);
+        }
+    }
+}
