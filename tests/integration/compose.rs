@@ -121,3 +121,113 @@ fn a_set_of_a_param_no_stage_declares_is_a_usage_error() {
         .code(0);
     assert!(repo.join("other.txt").exists());
 }
+
+/// A repository `vizier init` scaffolded, with the example agent configured (optionally wrapped so
+/// it fails on the `approve` stage's prompt).
+fn developed_repo(fail_approve: bool) -> Repo {
+    let repo = Repo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("a project");
+    repo.vizier().arg("init").assert().code(0);
+    let agent = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/example-agent.sh");
+    let wrapper = if fail_approve {
+        format!(
+            "#!/bin/sh\nprompt=$(cat)\ncase $prompt in *'Implement the plan'*) echo 'refusing to implement' >&2; exit 9 ;; esac\nprintf '%s\\n' \"$prompt\" | sh '{}'\n",
+            agent.display()
+        )
+    } else {
+        format!("#!/bin/sh\nexec sh '{}'\n", agent.display())
+    };
+    repo.write("agent.sh", &wrapper);
+    let mut config = repo.read(".vizier/config.toml");
+    config.push_str(&format!(
+        "\n[agent]\ncommand = [\"sh\", \"{}\"]\ntimeout_secs = 60\n",
+        repo.join("agent.sh").display()
+    ));
+    repo.write(".vizier/config.toml", &config);
+    repo.commit_all("configure the agent");
+    repo
+}
+
+#[test]
+fn develop_runs_draft_approve_and_merge_to_the_end_with_a_scripted_agent() {
+    let repo = developed_repo(false);
+    let out = repo
+        .vizier()
+        .args([
+            "run",
+            "develop",
+            "--set",
+            "slug=greet",
+            "--set",
+            "spec=Greet people",
+            "--set",
+            "ci_script=true",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = &manifests(&repo)[0];
+    assert_eq!(m["outcome"], "succeeded", "{m:#}");
+    for stage_node in [
+        "draft__agent",
+        "draft__persist",
+        "approve__agent",
+        "approve__commit",
+        "merge__integrate",
+        "merge__ci",
+    ] {
+        assert_eq!(node(m, stage_node)["status"], "succeeded", "{stage_node}");
+    }
+    // The plan and the implementation landed on main, squashed; no worktree is left behind.
+    let plan = repo.git(&["show", "main:.vizier/implementation-plans/greet.md"]);
+    assert!(
+        plan.contains("## Operator Spec") && plan.contains("Greet people"),
+        "{plan}"
+    );
+    assert!(
+        repo.git(&["show", "main:implemented/greet.md"])
+            .contains("# Implemented: greet")
+    );
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "main"]).trim(),
+        "feat: merge plan greet"
+    );
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    assert!(repo.git(&["status", "--porcelain"]).is_empty());
+}
+
+#[test]
+fn a_failure_in_the_approve_stage_stops_merge() {
+    let repo = developed_repo(true);
+    let main_before = repo.git(&["rev-parse", "main"]);
+    repo.vizier()
+        .args([
+            "run",
+            "develop",
+            "--set",
+            "slug=greet",
+            "--set",
+            "ci_script=true",
+        ])
+        .assert()
+        .code(1);
+    let m = &manifests(&repo)[0];
+    assert_eq!(node(m, "draft__done")["status"], "succeeded");
+    assert_eq!(node(m, "approve__agent")["status"], "failed");
+    assert_eq!(node(m, "approve__agent")["exit_code"], 9);
+    assert_eq!(
+        node(m, "merge__integrate")["status"],
+        "blocked_by_dependency"
+    );
+    assert_eq!(
+        repo.git(&["rev-parse", "main"]),
+        main_before,
+        "nothing was merged"
+    );
+}
