@@ -231,3 +231,87 @@ fn a_failure_in_the_approve_stage_stops_merge() {
         "nothing was merged"
     );
 }
+
+/// The repository's own `approve` template with an agent that adds a line per run: the stop
+/// condition loops back to the agent until it passes, or until the budget is spent.
+fn approve_repo() -> Repo {
+    let repo = Repo::new();
+    repo.write("README.md", "# project\n");
+    repo.write(
+        ".vizier/workflow/approve.toml",
+        include_str!("../../.vizier/workflow/approve.toml"),
+    );
+    repo.write(
+        "agent.sh",
+        "#!/bin/sh\ncat > /dev/null\necho run >> runs.txt\necho 'did one more run'\n",
+    );
+    repo.write(
+        ".vizier/config.toml",
+        &format!(
+            "[agent]\ncommand = [\"sh\", \"{}\"]\n",
+            repo.join("agent.sh").display()
+        ),
+    );
+    repo.write(
+        ".gitignore",
+        ".vizier/jobs/\n.vizier/tmp/\n.vizier/tmp-worktrees/\n",
+    );
+    repo.commit_all("init");
+    repo
+}
+
+#[test]
+fn approve_loops_through_its_stop_condition_until_it_passes() {
+    let repo = approve_repo();
+    repo.vizier()
+        .args([
+            "run",
+            "approve",
+            "--set",
+            "slug=s",
+            "--set",
+            "stop_script=test $(wc -l < runs.txt) -ge 3",
+            "--set",
+            "budget=3",
+        ])
+        .assert()
+        .code(0);
+    let m = &manifests(&repo)[0];
+    assert_eq!(node(m, "agent")["attempts"], 3);
+    assert_eq!(node(m, "stop")["status"], "succeeded");
+    assert_eq!(repo.git(&["show", "draft/s:runs.txt"]).lines().count(), 3);
+}
+
+#[test]
+fn approve_stops_blocked_when_its_budget_is_spent() {
+    let repo = approve_repo();
+    repo.vizier()
+        .args([
+            "run",
+            "approve",
+            "--set",
+            "slug=s",
+            "--set",
+            "stop_script=test $(wc -l < runs.txt) -ge 10",
+            "--set",
+            "budget=2",
+        ])
+        .assert()
+        .code(1);
+    let m = &manifests(&repo)[0];
+    assert_eq!(
+        node(m, "agent")["attempts"],
+        3,
+        "budget 2: three runs in all"
+    );
+    let stop = node(m, "stop");
+    assert_eq!(stop["status"], "blocked");
+    assert!(
+        stop["reason"]
+            .as_str()
+            .unwrap()
+            .contains("retry budget spent"),
+        "{stop}"
+    );
+    assert_eq!(node(m, "cleanup")["status"], "blocked_by_dependency");
+}
