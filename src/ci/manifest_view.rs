@@ -82,6 +82,8 @@ pub struct NodeView {
     pub finished_at: Option<Time>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
+    /// The stage of a composition the node came from (SPEC.md §3.1), if any.
+    pub stage: Option<String>,
 }
 
 impl NodeView {

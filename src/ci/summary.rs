@@ -159,22 +159,54 @@ fn table(nodes: &[NodeView]) -> String {
     md
 }
 
-/// The mermaid flowchart: one box per node (`n<index>`, so ids need no escaping), an edge per
-/// `after` entry, a class per status.
+/// The mermaid flowchart in a fenced block, or a note when it is too large for mermaid to draw.
 pub fn diagram(nodes: &[NodeView]) -> String {
+    let src = flowchart(nodes);
+    if src.len() > MERMAID_MAX_TEXT {
+        return format!(
+            "_The graph of {} nodes is too large for a mermaid diagram; the table above and the manifest have every node._\n",
+            nodes.len()
+        );
+    }
+    format!("```mermaid\n{src}```\n")
+}
+
+/// The mermaid source: one box per node (`n<index>`, so ids need no escaping), the nodes of each
+/// composition stage in a subgraph, an edge per `after` entry, a class per status. Also what
+/// `vizier jobs schedule --format mermaid` prints.
+pub fn flowchart(nodes: &[NodeView]) -> String {
     let mut src = String::from("flowchart TD\n");
     let mut used = Vec::new();
-    for (i, n) in nodes.iter().enumerate() {
-        let class = status_class(n.status());
-        if !used.contains(&class) {
-            used.push(class);
+    let mut stages: Vec<&str> = Vec::new();
+    for n in nodes {
+        if let Some(stage) = n.stage.as_deref()
+            && !stages.contains(&stage)
+        {
+            stages.push(stage);
         }
-        src.push_str(&format!(
-            "  n{i}[\"{}<br/>{}\"]:::{class}\n",
-            mermaid_text(&n.node_id),
-            mermaid_text(n.status())
-        ));
     }
+    let mut boxes = |src: &mut String, indent: &str, wanted: Option<&str>| {
+        for (i, n) in nodes.iter().enumerate() {
+            if n.stage.as_deref() != wanted {
+                continue;
+            }
+            let class = status_class(n.status());
+            if !used.contains(&class) {
+                used.push(class);
+            }
+            src.push_str(&format!(
+                "{indent}n{i}[\"{}<br/>{}\"]:::{class}\n",
+                mermaid_text(&n.node_id),
+                mermaid_text(n.status())
+            ));
+        }
+    };
+    for (k, stage) in stages.iter().enumerate() {
+        src.push_str(&format!("  subgraph s{k}[\"{}\"]\n", mermaid_text(stage)));
+        boxes(&mut src, "    ", Some(stage));
+        src.push_str("  end\n");
+    }
+    boxes(&mut src, "  ", None);
     let index: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()
@@ -190,13 +222,7 @@ pub fn diagram(nodes: &[NodeView]) -> String {
     for class in used {
         src.push_str(&format!("  classDef {class} {}\n", class_style(class)));
     }
-    if src.len() > MERMAID_MAX_TEXT {
-        return format!(
-            "_The graph of {} nodes is too large for a mermaid diagram; the table above and the manifest have every node._\n",
-            nodes.len()
-        );
-    }
-    format!("```mermaid\n{src}```\n")
+    src
 }
 
 fn status_class(status: &str) -> &'static str {

@@ -423,64 +423,16 @@ fn schedule_view(store: &Store, format: &str, out: &mut Output) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// A mermaid flowchart of one run, nodes coloured by status, stages as subgraphs.
+/// A mermaid flowchart of one run, nodes coloured by status, stages as subgraphs: the same drawing as
+/// the CI step summary's.
 pub fn mermaid(m: &Manifest) -> String {
-    let id = |n: &str| format!("n_{}", n.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
-    let mut s = format!("%% {}\nflowchart TD\n", m.run_id);
-    let mut stages: BTreeMap<&str, Vec<&crate::store::ManifestNode>> = BTreeMap::new();
-    let mut loose = Vec::new();
-    for n in &m.nodes {
-        match &n.stage {
-            Some(stage) => stages.entry(stage.as_str()).or_default().push(n),
-            None => loose.push(n),
-        }
-    }
-    let label = |n: &crate::store::ManifestNode| {
-        format!(
-            "{}[\"{}<br/>{}\"]:::{}",
-            id(&n.job_id),
-            n.node_id.replace('"', "#quot;"),
-            n.status,
-            n.status
-        )
-    };
-    for (stage, nodes) in &stages {
-        s.push_str(&format!(
-            "  subgraph {}[\"{stage}\"]\n",
-            id(&format!("stage_{stage}"))
-        ));
-        for n in nodes {
-            s.push_str(&format!("    {}\n", label(n)));
-        }
-        s.push_str("  end\n");
-    }
-    for n in loose {
-        s.push_str(&format!("  {}\n", label(n)));
-    }
-    for n in &m.nodes {
-        for a in &n.after {
-            s.push_str(&format!("  {} --> {}\n", id(a), id(&n.job_id)));
-        }
-    }
-    for (status, colour) in [
-        ("succeeded", "#2da44e"),
-        ("failed", "#cf222e"),
-        ("blocked", "#bf8700"),
-        ("blocked_by_dependency", "#bf8700"),
-        ("blocked_by_approval", "#bf8700"),
-        ("cancelled", "#6e7781"),
-        ("skipped", "#d0d7de"),
-        ("running", "#0969da"),
-        ("queued", "#ffffff"),
-        ("waiting_on_deps", "#ffffff"),
-        ("waiting_on_approval", "#fff8c5"),
-        ("waiting_on_locks", "#fff8c5"),
-    ] {
-        s.push_str(&format!(
-            "  classDef {status} fill:{colour},stroke:#57606a\n"
-        ));
-    }
-    s
+    let nodes: Vec<crate::ci::manifest_view::NodeView> = m
+        .nodes
+        .iter()
+        .filter_map(|n| serde_json::to_value(n).ok())
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect();
+    format!("%% {}\n{}", m.run_id, crate::ci::summary::flowchart(&nodes))
 }
 
 fn tail(store: &Store, id: &str, follow: bool, out: &mut Output) -> Result<u8> {

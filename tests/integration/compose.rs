@@ -89,10 +89,8 @@ fn a_composition_runs_its_stages_in_link_order_as_one_run() {
     repo.vizier()
         .args(["jobs", "schedule", "--format", "mermaid"])
         .assert()
-        .stdout(predicate::str::contains(
-            "subgraph n_stage_build[\"build\"]",
-        ))
-        .stdout(predicate::str::contains("subgraph n_stage_ship[\"ship\"]"));
+        .stdout(predicate::str::contains("subgraph s0[\"build\"]"))
+        .stdout(predicate::str::contains("subgraph s1[\"ship\"]"));
 }
 
 #[test]
