@@ -11,7 +11,8 @@ use crate::workspace::{Index, Revision, VIZIER_DIR, default_paths};
 /// The outcome of the pre-commit check.
 #[derive(Debug)]
 pub enum PreCommit {
-    /// Nothing under `.vizier/` differs between `HEAD` and the index: nothing to check.
+    /// Nothing under `.vizier/` differs between `HEAD` and the index, or it is exactly the content
+    /// this vizier last validated without errors: nothing to check.
     NothingStaged,
     /// The templates and config in the index, validated.
     Checked(Box<Report>),
@@ -21,13 +22,18 @@ pub enum PreCommit {
 /// the one git is committing from (`GIT_INDEX_FILE` for `git commit -a` and `git commit <paths>`).
 pub fn pre_commit() -> Result<PreCommit> {
     // When the quick look cannot tell, the index is validated: never a silent pass.
-    if super::staged::vizier_staged()? == Some(false) {
+    let look = super::staged::look()?;
+    if look.changed == Some(false) {
         return Ok(PreCommit::NothingStaged);
     }
     let repo = crate::git::open_from_env()?;
     let reader = Index { repo };
     let paths = default_paths(&reader)?;
-    Ok(PreCommit::Checked(Box::new(validate(&reader, &paths)?)))
+    let report = validate(&reader, &paths)?;
+    if report.errors() == 0 {
+        super::staged::remember_valid(&look.remember);
+    }
+    Ok(PreCommit::Checked(Box::new(report)))
 }
 
 /// One line git gives a pre-push hook on stdin.

@@ -30,17 +30,47 @@ const OID_LEN: usize = 20;
 /// The first read; enough for the entries before `.vizier/` in most repositories.
 const FIRST_READ: u64 = 64 * 1024;
 
-/// `Some(false)`: nothing under `.vizier/` differs between `HEAD` and the index git commits from.
-/// `Some(true)`: something does. `None`: this quick look cannot tell.
-pub fn vizier_staged() -> Result<Option<bool>> {
-    let repo = open_without_index()?;
-    if split_index_in_use(repo.path())? {
-        return Ok(None);
-    }
-    let index_path = match std::env::var_os("GIT_INDEX_FILE").filter(|f| !f.is_empty()) {
-        Some(file) => PathBuf::from(file),
-        None => repo.path().join("index"),
+/// The name of the file, in the git folder the index lives in, that remembers the last staged
+/// `.vizier/` content this vizier validated without errors.
+const VALIDATED: &str = "vizier-validated";
+
+/// What the quick look found.
+#[derive(Debug, Default)]
+pub struct Look {
+    /// `Some(false)`: nothing under `.vizier/` needs checking — none is staged, it is what `HEAD`
+    /// has, or it is exactly what was last validated without errors. `Some(true)`: it differs.
+    /// `None`: this quick look cannot tell.
+    pub changed: Option<bool>,
+    /// Where to remember the staged content once it validates, and the key to write there.
+    pub remember: Option<(PathBuf, String)>,
+}
+
+/// Looks at the index git commits from. When git runs the hook it names that index in
+/// `GIT_INDEX_FILE`, and then no repository is opened at all unless the `.vizier/` entries are new.
+pub fn look() -> Result<Look> {
+    let from_git = std::env::var_os("GIT_INDEX_FILE")
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from);
+    let (index_path, git_dir, repo) = match from_git {
+        Some(index) => {
+            let dir = index
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            (index, dir, None)
+        }
+        None => {
+            let repo = open_without_index()?;
+            (
+                repo.path().join("index"),
+                repo.path().to_path_buf(),
+                Some(repo),
+            )
+        }
     };
+    if split_index_in_use(&git_dir)? {
+        return Ok(Look::default());
+    }
     let read_error = |source| Error::Read {
         path: index_path.display().to_string(),
         source,
@@ -48,7 +78,12 @@ pub fn vizier_staged() -> Result<Option<bool>> {
     let mut file = match std::fs::File::open(&index_path) {
         Ok(file) => file,
         // No index yet: nothing is staged at all.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Look {
+                changed: Some(false),
+                remember: None,
+            });
+        }
         Err(source) => return Err(read_error(source)),
     };
     let prefix = format!("{VIZIER_DIR}/");
@@ -63,16 +98,58 @@ pub fn vizier_staged() -> Result<Option<bool>> {
         scanned = scan(&bytes, prefix.as_bytes());
     }
     let Scan::Found(mut staged) = scanned else {
-        return Ok(None);
+        return Ok(Look::default());
     };
     if staged.is_empty() {
         // Nothing under `.vizier/` will be in the commit, so nothing there can be invalid.
-        return Ok(Some(false));
+        return Ok(Look {
+            changed: Some(false),
+            remember: None,
+        });
     }
-    let mut head = head_entries(&repo)?;
     staged.sort();
+    // Validation is a function of the staged `.vizier/` content (and of this vizier): content
+    // already validated without errors needs no second look.
+    let key = content_key(&staged);
+    let cache = git_dir.join(VALIDATED);
+    if std::fs::read_to_string(&cache).is_ok_and(|text| text.trim() == key) {
+        return Ok(Look {
+            changed: Some(false),
+            remember: None,
+        });
+    }
+    let repo = match repo {
+        Some(repo) => repo,
+        None => open_without_index()?,
+    };
+    let mut head = head_entries(&repo)?;
     head.sort();
-    Ok(Some(staged != head))
+    Ok(Look {
+        changed: Some(staged != head),
+        remember: Some((cache, key)),
+    })
+}
+
+/// A digest of the staged `.vizier/` entries (path, mode, blob id) and of this vizier's version.
+fn content_key(entries: &[Entry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for e in entries {
+        h.update((e.path.len() as u64).to_be_bytes());
+        h.update(&e.path);
+        h.update(e.mode.to_be_bytes());
+        h.update(e.oid);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Remembers content that validated without errors. A lost or torn write only costs a second
+/// validation, so there is no fsync.
+pub fn remember_valid(remember: &Option<(PathBuf, String)>) {
+    if let Some((path, key)) = remember {
+        let _ = std::fs::write(path, format!("{key}\n"));
+    }
 }
 
 /// A split index keeps most entries in `sharedindex.<hash>` beside the index; this scan reads one

@@ -726,3 +726,52 @@ fn the_pre_commit_tool_with_the_shipped_manifest_refuses_a_bad_template() {
     assert_ok(&out);
     assert!(text(&out).contains("vizier validate"), "{}", text(&out));
 }
+
+#[test]
+fn content_already_validated_is_not_validated_again_and_a_change_is() {
+    let repo = Repo::new();
+    repo.write("src.txt", "one\n");
+    repo.commit_all("start");
+    install(&repo);
+    // A new template: validated, and remembered as valid.
+    repo.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let out = commit(&repo, "template");
+    assert_ok(&out);
+    assert!(
+        text(&out).contains("staged under .vizier/ valid"),
+        "{}",
+        text(&out)
+    );
+    let remembered = repo.read(".git/vizier-validated");
+    assert_eq!(remembered.trim().len(), 64);
+
+    // The same `.vizier/` content again (a commit of something else): no second validation.
+    repo.write("src.txt", "two\n");
+    repo.git(&["add", "-A"]);
+    let out = commit(&repo, "code only");
+    assert_ok(&out);
+    assert!(!text(&out).contains("valid"), "{}", text(&out));
+
+    // A bad change is validated (and refused), and never remembered.
+    repo.write(".vizier/workflow/ok.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_refused(&commit(&repo, "bad"));
+    assert_eq!(repo.read(".git/vizier-validated"), remembered);
+    assert_refused(&commit(&repo, "bad again"));
+
+    // A tampered record cannot let content through unchecked: it only costs a validation.
+    repo.write(".git/vizier-validated", "0000\n");
+    repo.write(
+        ".vizier/workflow/ok.toml",
+        &OK_TEMPLATE.replace("template.ok", "template.v2"),
+    );
+    repo.git(&["add", "-A"]);
+    let out = commit(&repo, "good again");
+    assert_ok(&out);
+    assert!(
+        text(&out).contains("staged under .vizier/ valid"),
+        "{}",
+        text(&out)
+    );
+}
