@@ -31,7 +31,7 @@ const OID_LEN: usize = 20;
 const FIRST_READ: u64 = 64 * 1024;
 
 /// The name of the file, in the git folder the index lives in, that remembers the last staged
-/// `.vizier/` content this vizier validated without errors.
+/// `.vizier/` content that needed no check: it validated without errors, or it was `HEAD`'s.
 const VALIDATED: &str = "vizier-validated";
 
 /// What the quick look found.
@@ -108,8 +108,8 @@ pub fn look() -> Result<Look> {
         });
     }
     staged.sort();
-    // Validation is a function of the staged `.vizier/` content (and of this vizier): content
-    // already validated without errors needs no second look.
+    // Validation is a function of the staged `.vizier/` content (and of this vizier): content that
+    // needed no check last time (it validated, or it was `HEAD`'s) needs none now.
     let key = content_key(&staged);
     let cache = git_dir.join(VALIDATED);
     if std::fs::read_to_string(&cache).is_ok_and(|text| text.trim() == key) {
@@ -124,9 +124,18 @@ pub fn look() -> Result<Look> {
     };
     let mut head = head_entries(&repo)?;
     head.sort();
+    let remember = Some((cache, key));
+    if staged == head {
+        // What `HEAD` already has needs no check now, nor on the next commits while it stays so.
+        remember_valid(&remember);
+        return Ok(Look {
+            changed: Some(false),
+            remember: None,
+        });
+    }
     Ok(Look {
-        changed: Some(staged != head),
-        remember: Some((cache, key)),
+        changed: Some(true),
+        remember,
     })
 }
 
