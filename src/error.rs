@@ -38,8 +38,6 @@ pub enum Error {
     OutsideRoot { path: String },
     #[error("git: {message}")]
     Git { message: String },
-    #[error("{0} is not implemented yet")]
-    NotImplemented(String),
     /// Failures of the CI layer (push events, shallow clones, runner files); see `ci::CiError`.
     #[error(transparent)]
     Ci(#[from] crate::ci::CiError),
