@@ -16,6 +16,11 @@ impl Output {
         }
     }
 
+    /// Whether stdout is a terminal (for live views).
+    pub fn is_terminal(&self) -> bool {
+        std::io::stdout().is_terminal()
+    }
+
     /// Colour on a terminal unless `NO_COLOR` is set (to anything non-empty).
     pub fn color(&self) -> bool {
         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

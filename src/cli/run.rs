@@ -128,11 +128,24 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         ));
     }
     let mut seen: HashMap<usize, (Status, u32)> = HashMap::new();
+    // On a terminal, a status line under the node lines is redrawn as the run moves.
+    let live = text && out.is_terminal();
     let final_manifest = runner::drive(&store, &plan.run_id, &mut |m: &Manifest| {
         if text {
-            report_changes(m, &mut seen, out);
+            let lines = report_changes(m, &mut seen);
+            if live {
+                out.write(&format!(
+                    "\r\x1b[2K{lines}{}",
+                    status_line(m, started.elapsed())
+                ));
+            } else {
+                out.write(&lines);
+            }
         }
     })?;
+    if live {
+        out.write("\r\x1b[2K");
+    }
     let succeeded = final_manifest.outcome.as_deref() == Some("succeeded");
     match args.format {
         RunFormat::Json => {
@@ -160,8 +173,37 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     Ok(if succeeded { exit::OK } else { exit::FAILED })
 }
 
+/// The live status: how many nodes ended, which run, and for how long.
+fn status_line(m: &Manifest, elapsed: std::time::Duration) -> String {
+    let done = m.nodes.iter().filter(|n| n.status.is_terminal()).count();
+    let running: Vec<&str> = m
+        .nodes
+        .iter()
+        .filter(|n| n.status == Status::Running)
+        .map(|n| n.node_id.as_str())
+        .collect();
+    let waiting = m
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.status, Status::WaitingOnApproval | Status::WaitingOnLocks))
+        .count();
+    let mut line = format!(
+        "  {done}/{} done · {:.0}s",
+        m.nodes.len(),
+        elapsed.as_secs_f64()
+    );
+    if !running.is_empty() {
+        line.push_str(&format!(" · running: {}", running.join(", ")));
+    }
+    if waiting > 0 {
+        line.push_str(&format!(" · {waiting} waiting"));
+    }
+    line
+}
+
 /// One line per node start and finish, found by comparing with what was printed before.
-fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>, out: &mut Output) {
+fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>) -> String {
+    let mut text = String::new();
     for (i, node) in m.nodes.iter().enumerate() {
         let now = (node.status, node.attempts);
         let before = seen.get(&i).copied();
@@ -172,7 +214,7 @@ fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>, out: &
         if let Some((Status::Running, old)) = before
             && node.attempts > old
         {
-            out.write(&format!(
+            text.push_str(&format!(
                 "  ↺ {} (attempt {old}) ended and looped back\n",
                 node.node_id
             ));
@@ -211,6 +253,7 @@ fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>, out: &
                 format!("  {mark} {}{attempt} {status}{code}{why}", node.node_id)
             }
         };
-        out.write(&format!("{line}\n"));
+        text.push_str(&format!("{line}\n"));
     }
+    text
 }
