@@ -37,14 +37,17 @@ impl Workspace {
     }
 
     /// Turns a path given on the command line (relative to `cwd`) into a repository-relative one.
+    /// A path outside the repository is the caller's mistake: a usage error (exit 2).
     pub fn relative(&self, cwd: &Path, given: &Path) -> Result<String> {
         let absolute = normalize(&cwd.join(given));
         let root = normalize(&self.root);
-        let rel = absolute
-            .strip_prefix(&root)
-            .map_err(|_| Error::OutsideRoot {
-                path: given.display().to_string(),
-            })?;
+        let rel = absolute.strip_prefix(&root).map_err(|_| {
+            Error::Usage(format!(
+                "`{}` is outside the repository at `{}`",
+                given.display(),
+                self.root.display()
+            ))
+        })?;
         Ok(to_slash(rel))
     }
 }

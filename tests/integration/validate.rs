@@ -738,11 +738,12 @@ fn an_unreadable_file_is_named_and_exits_3() {
             .and(predicate::str::contains("leaves the repository")),
     );
     std::fs::remove_file(repo.join(".vizier/workflow/escape.toml")).unwrap();
-    // A path outside the repository.
+    // A path outside the repository is a usage mistake, not an I/O failure.
     repo.vizier()
         .args(["validate", outside.path().to_str().unwrap()])
         .assert()
-        .code(3);
+        .code(2)
+        .stderr(predicate::str::contains("is outside the repository"));
     // `--staged` outside a git repository.
     let dir = Repo::bare_dir();
     dir.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
