@@ -17,7 +17,7 @@ use crate::agent::{self, Ending, Invocation};
 use crate::config::{CONFIG_PATH, Config, parse_config};
 use crate::diagnostic::Severity;
 use crate::store::{self, Payload};
-use crate::validate::PROMPT_TYPE;
+use crate::template::PROMPT_TYPE;
 
 pub fn run(ctx: &OpContext<'_>) -> OpResult {
     let mut metadata = BTreeMap::new();
@@ -30,7 +30,7 @@ pub fn run(ctx: &OpContext<'_>) -> OpResult {
 fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResult {
     let Some(need) = ctx.node.needs.iter().find(|a| a.type_id == PROMPT_TYPE) else {
         return OpResult::failed(format!(
-            "`agent.invoke` needs no `custom:{PROMPT_TYPE}:<key>` artifact to read its prompt from"
+            "`agent.invoke` has no `custom:{PROMPT_TYPE}:<key>` in its `needs` to read its prompt from"
         ));
     };
     let run_id = &ctx.spec.run_id;

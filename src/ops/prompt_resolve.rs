@@ -13,13 +13,13 @@ use serde_json::json;
 use super::{OpContext, OpResult};
 use crate::store::{self, Payload};
 use crate::template::Class;
-use crate::validate::PROMPT_TYPE;
+use crate::template::PROMPT_TYPE;
 use crate::workspace::inside_root;
 
 pub fn run(ctx: &OpContext<'_>) -> OpResult {
     let Some(artifact) = ctx.node.produces.iter().find(|a| a.type_id == PROMPT_TYPE) else {
         return OpResult::failed(format!(
-            "`prompt.resolve` produces no `custom:{PROMPT_TYPE}:<key>` artifact to write the prompt to"
+            "`prompt.resolve` has no `custom:{PROMPT_TYPE}:<key>` in its `produces` to write the prompt to"
         ));
     };
     let shell = ctx.node.identity().map(|row| row.class) == Some(Class::EnvironmentShell);

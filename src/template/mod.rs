@@ -20,6 +20,9 @@ pub use identity::{Class, Identity, Kind, Op};
 
 pub type Span = Range<usize>;
 
+/// The artifact type a `prompt.resolve` node produces and an `agent.invoke` node needs (SPEC.md §4.2).
+pub const PROMPT_TYPE: &str = "prompt_text";
+
 /// A value with the byte range it came from, in the file its owner names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sp<T> {

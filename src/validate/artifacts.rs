@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::diagnostic::{Finding, Rule};
 use crate::template::{Class, Op, Template};
 
-pub const PROMPT_TYPE: &str = "prompt_text";
+use crate::template::PROMPT_TYPE;
 
 pub fn check(ctx: &mut Ctx<'_>, template: &Template) {
     let declared: HashSet<&str> = template

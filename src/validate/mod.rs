@@ -20,7 +20,7 @@ use crate::template::graph::Graph;
 use crate::template::{Template, parse_template};
 use crate::workspace::{Reader, is_config, join_relative};
 
-pub use artifacts::PROMPT_TYPE;
+pub use crate::template::PROMPT_TYPE;
 
 /// What rules see: where to put findings, and the files for positions.
 pub struct Ctx<'a> {

@@ -6,14 +6,6 @@ use serde_json::Value;
 use crate::run::{manifests, node, wait_until};
 use crate::support::*;
 
-fn repo_with(alias: &str, text: &str) -> Repo {
-    let repo = Repo::new();
-    repo.write(&format!(".vizier/workflow/{alias}.toml"), text);
-    repo.write(".gitignore", ".vizier/jobs/\n");
-    repo.commit_all("init");
-    repo
-}
-
 const RETRYABLE: &str = r#"id = "t"
 version = "v1"
 

@@ -40,15 +40,6 @@ fn template(id: &str, body: &str) -> String {
     format!("id = \"{id}\"\nversion = \"v1\"\n{body}")
 }
 
-/// A repo with one committed template under `.vizier/workflow/<alias>.toml`.
-fn repo_with(alias: &str, text: &str) -> Repo {
-    let repo = Repo::new();
-    repo.write(&format!(".vizier/workflow/{alias}.toml"), text);
-    repo.write(".gitignore", ".vizier/jobs/\n");
-    repo.commit_all("init");
-    repo
-}
-
 pub fn manifests(repo: &Repo) -> Vec<Value> {
     let dir = repo.join(".vizier/jobs/runs");
     let mut out: Vec<Value> = std::fs::read_dir(dir)

@@ -101,6 +101,16 @@ impl Repo {
     }
 }
 
+/// A repository with one committed template under `.vizier/workflow/<alias>.toml`, its job store
+/// ignored by git.
+pub fn repo_with(alias: &str, text: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write(&format!(".vizier/workflow/{alias}.toml"), text);
+    repo.write(".gitignore", ".vizier/jobs/\n");
+    repo.commit_all("init");
+    repo
+}
+
 /// A minimal valid template with one shell node and a terminal.
 pub const OK_TEMPLATE: &str = r#"id = "template.ok"
 version = "v1"
