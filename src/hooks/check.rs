@@ -11,8 +11,8 @@ use crate::workspace::{Index, Revision, VIZIER_DIR, default_paths};
 /// The outcome of the pre-commit check.
 #[derive(Debug)]
 pub enum PreCommit {
-    /// Nothing under `.vizier/` differs between `HEAD` and the index, or it is exactly the content
-    /// this vizier last validated without errors: nothing to check.
+    /// Nothing under `.vizier/` differs between `HEAD` and the index (the commit brings no template
+    /// in), or it is exactly the content this vizier last validated without errors: nothing to check.
     NothingStaged,
     /// The templates and config in the index, validated.
     Checked(Box<Report>),
@@ -30,7 +30,10 @@ pub fn pre_commit() -> Result<PreCommit> {
     let reader = Index { repo };
     let paths = default_paths(&reader)?;
     let report = validate(&reader, &paths)?;
-    if report.errors() == 0 {
+    // Only a clean result of this validation is remembered, and only when every file it read is
+    // under `.vizier/` (the remembered key covers that folder alone).
+    let prefix = format!("{VIZIER_DIR}/");
+    if report.errors() == 0 && report.files.iter().all(|f| f.path.starts_with(&prefix)) {
         super::staged::remember_valid(&look.remember);
     }
     Ok(PreCommit::Checked(Box::new(report)))

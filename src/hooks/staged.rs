@@ -31,14 +31,17 @@ const OID_LEN: usize = 20;
 const FIRST_READ: u64 = 64 * 1024;
 
 /// The name of the file, in the git folder the index lives in, that remembers the last staged
-/// `.vizier/` content that needed no check: it validated without errors, or it was `HEAD`'s.
+/// `.vizier/` content that this vizier itself validated without errors. Nothing else is ever
+/// written there: content equal to `HEAD`'s proves nothing (`HEAD` may hold a template committed
+/// with `--no-verify`).
 const VALIDATED: &str = "vizier-validated";
 
 /// What the quick look found.
 #[derive(Debug, Default)]
 pub struct Look {
-    /// `Some(false)`: nothing under `.vizier/` needs checking — none is staged, it is what `HEAD`
-    /// has, or it is exactly what was last validated without errors. `Some(true)`: it differs.
+    /// `Some(false)`: nothing under `.vizier/` needs checking — none is staged, the commit changes
+    /// nothing there (it is what `HEAD` has), or it is exactly what this vizier last validated
+    /// without errors under the same key. `Some(true)`: it differs.
     /// `None`: this quick look cannot tell.
     pub changed: Option<bool>,
     /// Where to remember the staged content once it validates, and the key to write there.
@@ -108,9 +111,9 @@ pub fn look() -> Result<Look> {
         });
     }
     staged.sort();
-    // Validation is a function of the staged `.vizier/` content (and of this vizier): content that
-    // needed no check last time (it validated, or it was `HEAD`'s) needs none now.
-    let key = content_key(&staged);
+    // Validation is a function of the staged `.vizier/` content, of this vizier and of the config it
+    // reads: content this vizier validated clean under the same key needs no check now.
+    let key = content_key(&git_dir, &staged);
     let cache = git_dir.join(VALIDATED);
     if std::fs::read_to_string(&cache).is_ok_and(|text| text.trim() == key) {
         return Ok(Look {
@@ -124,10 +127,11 @@ pub fn look() -> Result<Look> {
     };
     let mut head = head_entries(&repo)?;
     head.sort();
-    let remember = Some((cache, key));
     if staged == head {
-        // What `HEAD` already has needs no check now, nor on the next commits while it stays so.
-        remember_valid(&remember);
+        // The commit changes nothing under `.vizier/`, so it brings no template in. That is no proof
+        // the content is valid (`HEAD` may hold a template committed with `--no-verify`), so it is
+        // not remembered: a later commit that brings this content somewhere else (a squash merge
+        // onto another branch) is validated.
         return Ok(Look {
             changed: Some(false),
             remember: None,
@@ -135,22 +139,64 @@ pub fn look() -> Result<Look> {
     }
     Ok(Look {
         changed: Some(true),
-        remember,
+        remember: Some((cache, key)),
     })
 }
 
-/// A digest of the staged `.vizier/` entries (path, mode, blob id) and of this vizier's version.
-fn content_key(entries: &[Entry]) -> String {
+/// A digest of everything a validation result depends on, so a remembered result is never applied
+/// to another input: the staged `.vizier/` entries (path, mode, blob id); this vizier (its version,
+/// and the path, size and modification time of the running binary, so a rebuilt or different binary
+/// checks again); the branch (`HEAD` of this work tree, so nothing carries over a branch switch);
+/// and the user-level config file when there is one.
+fn content_key(git_dir: &Path, entries: &[Entry]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(env!("CARGO_PKG_VERSION").as_bytes());
+    field(binary_identity().as_bytes());
+    field(&std::fs::read(git_dir.join("HEAD")).unwrap_or_default());
+    match user_config_path().map(std::fs::read) {
+        Some(Ok(bytes)) => field(&bytes),
+        _ => field(b"(no user config)"),
+    }
     for e in entries {
-        h.update((e.path.len() as u64).to_be_bytes());
-        h.update(&e.path);
-        h.update(e.mode.to_be_bytes());
-        h.update(e.oid);
+        field(&e.path);
+        field(&e.mode.to_be_bytes());
+        field(&e.oid);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The running binary, as cheaply as it can be told apart from another build: one `stat`.
+fn binary_identity() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return String::from("(unknown binary)");
+    };
+    let stamp = std::fs::metadata(&exe).ok().map(|m| {
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        (m.len(), modified)
+    });
+    format!("{}\0{stamp:?}", exe.display())
+}
+
+/// The user-level config file (`$XDG_CONFIG_HOME/vizier/config.toml`, else `~/.config/…`).
+fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("vizier").join("config.toml"))
 }
 
 /// Remembers content that validated without errors. A lost or torn write only costs a second

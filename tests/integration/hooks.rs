@@ -775,3 +775,59 @@ fn content_already_validated_is_not_validated_again_and_a_change_is() {
         text(&out)
     );
 }
+
+/// A broken template committed with `--no-verify` on a branch, then an ordinary commit there (its
+/// `.vizier/` equals `HEAD`'s), then `git merge --squash` on `main`: the broken template must be
+/// refused, not waved through by a remembered "valid" that vizier never checked.
+#[test]
+fn a_squash_merge_of_a_no_verify_template_is_not_waved_through_by_the_cache() {
+    let repo = repo_with_template();
+    install(&repo);
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_ok(&git_commit(&repo, &["--no-verify", "-m", "bad"], &[]));
+    repo.write("src.txt", "ordinary\n");
+    repo.git(&["add", "-A"]);
+    assert_ok(&commit(&repo, "ordinary"));
+
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["merge", "-q", "--squash", "topic"]);
+    let before = head_count(&repo);
+    assert_refused(&commit(&repo, "squash"));
+    assert_eq!(head_count(&repo), before, "the broken template landed");
+}
+
+/// A result remembered on one branch, or by one binary, is not reused on another branch or by
+/// another binary: each validates for itself.
+#[test]
+fn a_remembered_result_is_not_reused_across_branches_or_binaries() {
+    let repo = repo_with_template();
+    let pre_commit = |bin: &Path| {
+        let mut cmd = StdCommand::new(bin);
+        cmd.args(["hook", "pre-commit"]).current_dir(repo.path());
+        isolate(&mut cmd, repo.home.path());
+        let out = cmd.output().expect("vizier runs");
+        assert_ok(&out);
+        text(&out).contains("staged under .vizier/ valid")
+    };
+    repo.write(
+        ".vizier/workflow/second.toml",
+        &OK_TEMPLATE.replace("template.ok", "template.second"),
+    );
+    repo.git(&["add", "-A"]);
+    let bin = Path::new(BIN);
+    assert!(pre_commit(bin), "first check validates");
+    assert!(
+        !pre_commit(bin),
+        "the same content, binary and branch: remembered"
+    );
+
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("vizier");
+    std::fs::copy(bin, &copy).unwrap();
+    assert!(pre_commit(&copy), "another binary validates for itself");
+
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    assert!(pre_commit(bin), "another branch validates for itself");
+}
