@@ -58,6 +58,7 @@ rules! {
     GateContract => "gate-contract": "a gate node's gates do not fit its policy",
     RetryLoop => "retry-loop": "a retry policy that cannot work",
     OpContract => "op-contract": "an operation's required args are missing",
+    MissingProducer => "missing-producer": "a `needs` entry that no node produces",
     ImportCycle => "import-cycle": "templates import each other in a cycle",
     UnknownStage => "unknown-stage": "a link names a stage that no import declares",
     ImportError => "import-error": "an imported template cannot be read or is itself invalid",

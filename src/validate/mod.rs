@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod contracts;
+mod producers;
 mod structure;
 mod uses;
 
@@ -52,6 +53,7 @@ pub fn check_template(template: &Template, sources: &SourceMap, findings: &mut V
     structure::check(&mut ctx, template, &graph);
     artifacts::check(&mut ctx, template);
     contracts::check(&mut ctx, template, &graph);
+    producers::check(&mut ctx, template);
 }
 
 /// The outcome of validating a set of files.

@@ -895,3 +895,70 @@ fn pathdiff(target: &std::path::Path, base: &std::path::Path) -> String {
     );
     out.join("/")
 }
+
+/// A `needs` entry that no node produces validated clean, and `vizier run` then ended the run
+/// `blocked_by_dependency`. It is a `missing-producer` error at the entry, and nothing runs.
+#[test]
+fn a_need_that_no_node_produces_is_refused_before_the_run_blocks() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/err/missing-producer.toml"),
+    )
+    .unwrap();
+    let repo = repo_with("publish", &template);
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&report),
+        vec![("missing-producer".to_owned(), "publish".to_owned(), 21, 33)]
+    );
+    repo.vizier()
+        .args(["run", "publish"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[missing-producer]"));
+    assert!(
+        !repo.join(".vizier/jobs/runs").exists()
+            || std::fs::read_dir(repo.join(".vizier/jobs/runs"))
+                .unwrap()
+                .count()
+                == 0,
+        "no run was written"
+    );
+}
+
+/// In a composition the producer may be another stage or the composing file's own node; a need no
+/// stage produces is reported where it is written.
+#[test]
+fn missing_producer_looks_across_the_stages_of_a_composition() {
+    let stage = |id: &str, extra: &str| {
+        format!(
+            "id = \"template.{id}\"\nversion = \"v1\"\n[[artifact_contracts]]\nid = \"report\"\nversion = \"v1\"\n[[nodes]]\nid = \"work\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = {{ command = \"true\" }}\n{extra}"
+        )
+    };
+    let repo = Repo::new();
+    repo.write(
+        ".vizier/workflow/a.toml",
+        &stage(
+            "a",
+            "produces = { succeeded = [{ custom = { type_id = \"report\", key = \"a\" } }] }\n",
+        ),
+    );
+    repo.write(".vizier/workflow/b.toml", &stage("b", ""));
+    let composition = |need: &str| {
+        format!(
+            "id = \"template.c\"\nversion = \"v1\"\n[[artifact_contracts]]\nid = \"report\"\nversion = \"v1\"\n[[imports]]\nname = \"a\"\npath = \"workflow/a.toml\"\n[[imports]]\nname = \"b\"\npath = \"workflow/b.toml\"\n[[links]]\nfrom = \"a\"\nto = \"b\"\n[[nodes]]\nid = \"publish\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = {{ command = \"true\" }}\nneeds = [{{ custom = {{ type_id = \"report\", key = \"{need}\" }} }}]\n"
+        )
+    };
+    repo.write(".vizier/develop.toml", &composition("a"));
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 0, "{report}");
+    repo.write(".vizier/develop.toml", &composition("nobody"));
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&report),
+        vec![("missing-producer".to_owned(), "publish".to_owned(), 20, 33)]
+    );
+    assert_eq!(diagnostics(&report)[0]["path"], ".vizier/develop.toml");
+}
