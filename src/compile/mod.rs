@@ -416,6 +416,18 @@ pub fn compile(
             type_id: a.value.type_id.clone(),
             key: a.value.key.clone(),
         };
+        // Lock keys take params like args (`branch:${branch}`), so runs for different values hold
+        // different locks.
+        let locks = node
+            .locks
+            .iter()
+            .map(|l| {
+                Ok(PlanLock {
+                    key: subst(&node_id, &l.key.value)?,
+                    mode: l.mode.as_str().to_owned(),
+                })
+            })
+            .collect::<Result<_, CompileError>>()?;
         nodes.push(PlanNode {
             job_id: String::new(),
             node_id,
@@ -434,14 +446,7 @@ pub fn compile(
                 .and_then(|r| r.mode.as_ref())
                 .map(|m| m.value.as_str().to_owned()),
             gates,
-            locks: node
-                .locks
-                .iter()
-                .map(|l| PlanLock {
-                    key: l.key.value.clone(),
-                    mode: l.mode.as_str().to_owned(),
-                })
-                .collect(),
+            locks,
             needs: node.needs.iter().map(artifact).collect(),
             produces: node.produces.succeeded.iter().map(artifact).collect(),
             preconditions: node

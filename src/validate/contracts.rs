@@ -60,7 +60,12 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
             .iter()
             .map(|(_, v)| v)
             .chain(node.gates.iter().filter_map(|g| g.script.as_ref()))
-            .chain(node.retry.iter().filter_map(|r| r.budget.as_ref()));
+            .chain(node.retry.iter().filter_map(|r| r.budget.as_ref()))
+            .chain(node.locks.iter().map(|l| &l.key))
+            .chain(node.preconditions.iter().filter_map(|p| match p {
+                crate::template::Precondition::BranchExists(branch) => Some(branch),
+                crate::template::Precondition::CleanWorktree => None,
+            }));
         for text in texts {
             for name in references(&text.value) {
                 if !declared.contains(name) {

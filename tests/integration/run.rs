@@ -553,3 +553,38 @@ fn documented_shell_and_control_examples_are_fixtures_that_run() {
         }
     }
 }
+
+/// `locks = [{ key = "branch:${branch}" }]` was used literally, so runs for two different branches
+/// shut each other out. The key is substituted like args; each run holds its own branch's lock.
+#[test]
+fn lock_keys_substitute_params_so_two_branches_do_not_share_a_lock() {
+    let body = "[params]\nbranch = \"main\"\nother = \"main\"\n\n[[nodes]]\nid = \"hold\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nlocks = [{ key = \"branch:${branch}\", mode = \"exclusive\" }]\n# Succeeds only while the other branch's run holds its own lock at the same time.\nargs = { command = \"touch held-${branch}; i=0; while [ ! -f held-${other} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; [ -f held-${other} ]\" }\n";
+    let repo = repo_with("lock", &template("t", body));
+    for (branch, other) in [("a", "b"), ("b", "a")] {
+        repo.vizier()
+            .args(["run", "lock", "--detach"])
+            .args(["--set", &format!("branch={branch}")])
+            .args(["--set", &format!("other={other}")])
+            .assert()
+            .code(0);
+    }
+    wait_until("both runs to end", || {
+        let m = manifests(&repo);
+        m.len() == 2 && m.iter().all(|m| m["finished_at"].is_string())
+    });
+    let mut keys = Vec::new();
+    for m in manifests(&repo) {
+        assert_eq!(node(&m, "hold")["status"], "succeeded", "{m:#}");
+        let job_id = node(&m, "hold")["job_id"].as_str().unwrap().to_owned();
+        let record: Value =
+            serde_json::from_str(&repo.read(&format!(".vizier/jobs/{job_id}/job.json"))).unwrap();
+        keys.push(
+            record["schedule"]["locks"][0]["key"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    keys.sort();
+    assert_eq!(keys, ["branch:a", "branch:b"]);
+}

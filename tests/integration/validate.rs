@@ -962,3 +962,17 @@ fn missing_producer_looks_across_the_stages_of_a_composition() {
     );
     assert_eq!(diagnostics(&report)[0]["path"], ".vizier/develop.toml");
 }
+
+/// A lock key's `${name}` is substituted, so an undeclared name there is `undeclared-param`.
+#[test]
+fn an_undeclared_param_in_a_lock_key_is_reported() {
+    let template = "id = \"t\"\nversion = \"v1\"\n[params]\nbranch = \"main\"\n[[nodes]]\nid = \"n\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = { command = \"true\" }\nlocks = [{ key = \"branch:${brnch}\" }]\n";
+    let repo = repo_with("t", template);
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&report),
+        vec![("undeclared-param".to_owned(), "n".to_owned(), 10, 18)]
+    );
+    assert_eq!(diagnostics(&report)[0]["help"], "did you mean `branch`?");
+}
