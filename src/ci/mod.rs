@@ -6,6 +6,7 @@
 //! - [`github`] writes the runner's files and workflow commands: `GITHUB_OUTPUT`, the step summary,
 //!   annotations (at most 10 errors per step, ranked) and log groups, within GitHub's limits.
 //! - [`manifest_view`] reads a run manifest (SPEC.md §5.3) tolerantly; the store owns the writer.
+//! - [`CiOutcome`] is the one vocabulary of the `outcome` output: `succeeded`, `failed`, `skipped`.
 //! - [`summary`] turns manifests into the Markdown step summary: a table and a mermaid DAG.
 //!
 //! It does not materialize or schedule runs (that is the store and scheduler), and it does not print:
@@ -15,6 +16,8 @@ mod error;
 pub mod event;
 pub mod github;
 pub mod manifest_view;
+mod outcome;
 pub mod summary;
 
 pub use error::CiError;
+pub use outcome::CiOutcome;

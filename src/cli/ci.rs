@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::Output;
 use super::args::{CiArgs, CiFormat};
+use crate::ci::CiOutcome;
 use crate::ci::event::{EventSource, FetchPolicy, PushEvent, changed_paths, write_changed_files};
 use crate::ci::github::{self, Annotation, Location, Outputs, Runner, grouped_log, limit};
 use crate::ci::manifest_view::ManifestView;
@@ -77,7 +78,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
                 report.errors()
             )],
         };
-        finish(&gh, &artifacts, &summary, outputs, &[], "failure")?;
+        finish(&gh, &artifacts, &summary, outputs, &[], CiOutcome::Failed)?;
         return Ok(exit::FAILED);
     }
 
@@ -103,7 +104,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
                 notes: vec![format!("`{}` was deleted: nothing to run.", event.git_ref)],
                 ..Summary::default()
             };
-            finish(&gh, &artifacts, &summary, outputs, &[], "skipped")?;
+            finish(&gh, &artifacts, &summary, outputs, &[], CiOutcome::Skipped)?;
             return Ok(exit::OK);
         }
     }
@@ -237,9 +238,8 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
         views.push(ManifestView::load(&path)?);
         manifest_paths.push(path.display().to_string());
     }
-    let failed = finished
-        .iter()
-        .any(|m| m.outcome.as_deref() != Some("succeeded"));
+    let outcome = CiOutcome::of_runs(finished.iter().map(|m| m.outcome.as_deref()));
+    let failed = outcome == CiOutcome::Failed;
     let summary = Summary {
         runs: views,
         overflow: limited.overflow,
@@ -248,14 +248,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     let run_ids: Vec<String> = finished.iter().map(|m| m.run_id.clone()).collect();
     outputs.set("run-ids", run_ids.join("\n"))?;
     outputs.set("manifest", manifest_paths.join("\n"))?;
-    finish(
-        &gh,
-        &artifacts,
-        &summary,
-        outputs,
-        &run_ids,
-        if failed { "failure" } else { "success" },
-    )?;
+    finish(&gh, &artifacts, &summary, outputs, &run_ids, outcome)?;
     if !github {
         out.write(&format!(
             "vizier ci: {}; artifacts in {}\n",
@@ -360,7 +353,7 @@ fn finish(
     summary: &Summary,
     mut outputs: Outputs,
     run_ids: &[String],
-    outcome: &str,
+    outcome: CiOutcome,
 ) -> Result<()> {
     let markdown = summary.render();
     write_file(&artifacts.join("summary.md"), &markdown)?;
@@ -373,7 +366,7 @@ fn finish(
     if outputs.get("manifest").is_none() {
         outputs.set("manifest", "")?;
     }
-    outputs.set("outcome", outcome)?;
+    outputs.set("outcome", outcome.as_str())?;
     if let Some(path) = &gh.output {
         outputs.append_to(path)?;
     }
