@@ -631,7 +631,12 @@ fn decide(store: &Store, id: &str, reject: Option<String>, out: &mut Output) -> 
 fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
     let _lock = store.lock()?;
     let active: HashSet<String> = store.active_runs()?.into_iter().collect();
-    let (manifests, _) = store.all_manifests();
+    let (manifests, bad) = store.all_manifests();
+    for (path, e) in bad {
+        out.error_text(&format!(
+            "warning: skipping corrupt run manifest {path}: {e}\n"
+        ));
+    }
     let finished: Vec<&Manifest> = manifests
         .iter()
         .filter(|m| {
@@ -649,6 +654,7 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/custom").join(&m.run_id));
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
         let _ = std::fs::remove_file(store.plan_path(&m.run_id));
+        store.remove_swaps(&m.run_id);
         std::fs::remove_file(store.manifest_path(&m.run_id)).map_err(|source| Error::Write {
             path: store.manifest_path(&m.run_id),
             source,

@@ -8,6 +8,7 @@
 //! driver, and every `vizier jobs` command — ticks the runs nobody drives. So detached runs drive
 //! themselves forward, and a run whose driver died is picked up by the next tick.
 
+pub mod interrupt;
 pub mod retry;
 
 use std::collections::HashMap;
@@ -346,6 +347,9 @@ pub fn update_run(
     {
         let _lock = store.lock()?;
         let (plan, mut m) = load_run(store, run_id)?;
+        for n in &m.nodes {
+            store.check_job_dir(&n.job_id)?;
+        }
         let changed = change(&plan, &mut m)?;
         let reopen = !changed.is_empty()
             && m.is_finished()
@@ -506,7 +510,13 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
 pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) -> Result<Manifest> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut cache = Cache::default();
+    interrupt::install();
     loop {
+        if let Some(signal) = interrupt::received() {
+            let m = interrupt::cancel_run(store, run_id, signal)?;
+            observe(&m);
+            return Ok(m);
+        }
         let mut report = tick(store, Scope::Driver(run_id), &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();

@@ -38,7 +38,12 @@ pub fn bad_jobs(m: &Manifest) -> Vec<usize> {
 /// Rewinds `set` (node indexes of run `m`): refuses while any of them runs; otherwise re-queues
 /// them for their next attempt, truncates their logs, removes their outcomes and the artifacts
 /// they produced, and releases what they own. Returns what the release did.
-pub fn rewind(store: &Store, plan: &Plan, m: &mut Manifest, set: &[usize]) -> Result<Vec<Released>> {
+pub fn rewind(
+    store: &Store,
+    plan: &Plan,
+    m: &mut Manifest,
+    set: &[usize],
+) -> Result<Vec<Released>> {
     if let Some(&busy) = set.iter().find(|&&j| m.nodes[j].status == Status::Running) {
         return Err(Error::Usage(format!(
             "cannot retry: `{}` is still running (cancel it first)",

@@ -121,8 +121,7 @@ pub fn tick(
                         continue;
                     }
                     let pid = m.nodes[i].process.as_ref().map_or(0, |p| p.pid);
-                    out.vanished
-                        .push((i, attempt, m.nodes[i].process.clone()));
+                    out.vanished.push((i, attempt, m.nodes[i].process.clone()));
                     let vanished = OutcomeFile {
                         job_id,
                         attempt,

@@ -376,7 +376,16 @@ impl Store {
         {
             return Err(Error::Write { path: plan, source });
         }
+        self.remove_swaps(run_id);
         self.set_active(run_id, false)
+    }
+
+    /// Removes the swap files beside a run's manifest and plan (what an interrupted or finished
+    /// atomic write leaves; see `atomic.rs`).
+    pub fn remove_swaps(&self, run_id: &str) {
+        for dir in ["runs", "plans"] {
+            let _ = std::fs::remove_file(self.dir.join(dir).join(format!(".{run_id}.json.swap")));
+        }
     }
 
     /// Whether a run is being materialized right now (or its materialization died): marked
@@ -481,7 +490,9 @@ impl Store {
                 Ok(Some(m)) => good.push(m),
                 // Removed since the folder was listed (`jobs gc`): gone, not corrupt.
                 Ok(None) => {}
-                Err(Error::Corrupt { message, .. }) => bad.push((path.display().to_string(), message)),
+                Err(Error::Corrupt { message, .. }) => {
+                    bad.push((path.display().to_string(), message))
+                }
                 Err(e) => bad.push((
                     path.display().to_string(),
                     std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string()),
@@ -575,8 +586,7 @@ fn corrupt(path: &Path, message: impl Into<String>) -> Error {
 pub fn is_store_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('.')
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
