@@ -180,6 +180,10 @@ pub fn local_trigger(root: &Path) -> Trigger {
 
 /// Picks the run id and writes every record of the run. `driven` marks this process as its driver.
 pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manifest> {
+    if driven {
+        // From here on an interrupt stops the run instead of killing the driver mid-way.
+        crate::runner::interrupt::install();
+    }
     let _lock = store.lock()?;
     store.assign_free_run_id(plan);
     let mut manifest = store.initial_manifest(plan, &store::now());

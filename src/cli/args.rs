@@ -194,7 +194,7 @@ pub enum JobsAction {
         #[arg(long)]
         follow: bool,
     },
-    /// Rewind a job and everything downstream of it
+    /// Rewind a job and everything downstream of it (a run id: every job of the run that ended badly)
     Retry { id: String },
     /// Stop a job
     Cancel { id: String },

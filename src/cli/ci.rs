@@ -185,7 +185,9 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
         for node in &manifest.nodes {
             let log = node_log(&store, &node.job_id);
             let title = format!("{} · {}", node.node_id, node.status);
-            if github {
+            // Under GitHub Actions the runner reads workflow commands from any output, so child
+            // output is fenced whatever the format: a log line never becomes a command.
+            if github || gh.actions {
                 out.write(&grouped_log(&title, &log)?);
             } else {
                 out.write(&format!("--- {title}\n{log}"));
@@ -197,6 +199,9 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             manifest.outcome.as_deref().unwrap_or("ended")
         ));
         finished.push(manifest);
+        if runner::interrupt::received().is_some() {
+            break; // interrupted: record and upload what ran, start nothing more
+        }
     }
 
     // 5. Artifacts, annotations, summary, outputs.
@@ -255,6 +260,13 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             if failed { "failed" } else { "passed" },
             artifacts.display()
         ));
+    }
+    if let Some(signal) = runner::interrupt::received() {
+        out.error_text(&format!(
+            "vizier ci: interrupted by {}; the run was stopped and recorded as cancelled\n",
+            runner::interrupt::signal_name(signal)
+        ));
+        return Ok(runner::interrupt::exit_code(signal));
     }
     Ok(if failed { exit::FAILED } else { exit::OK })
 }

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::exit;
 use crate::ops::{self, Released};
 use crate::runner::{self, Cache, Scope};
-use crate::schedule;
 use crate::store::{Approval, JobRecord, Manifest, Status, Store};
 use crate::template::Class;
 use crate::workspace::Workspace;
@@ -119,7 +118,9 @@ fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
     }
     // Records without a manifest: older versions' jobs, listed from their own job.json.
     for id in store.job_ids() {
-        if covered.contains(&id) {
+        if covered.contains(&id)
+            || crate::store::ids::run_of(&id).is_some_and(|run| store.is_materializing(run))
+        {
             continue;
         }
         match store.read_job(&id) {
@@ -152,6 +153,8 @@ fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
                     finished_at: record.finished_at.clone().unwrap_or_default(),
                 });
             }
+            // Removed since the folder was listed (`jobs gc`): gone, not corrupt.
+            Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => out.error_text(&format!("warning: skipping corrupt job record: {e}\n")),
         }
     }
@@ -221,6 +224,7 @@ fn list(
 
 fn show(store: &Store, id: &str, format: &str, out: &mut Output) -> Result<u8> {
     check_format(format, &["text", "json"])?;
+    check_id_arg(id)?;
     refresh(store, out);
     if !store.job_path(id).exists() {
         return Err(Error::Usage(format!(
@@ -436,6 +440,7 @@ pub fn mermaid(m: &Manifest) -> String {
 }
 
 fn tail(store: &Store, id: &str, follow: bool, out: &mut Output) -> Result<u8> {
+    check_id_arg(id)?;
     if !store.job_dir(id).is_dir() {
         return Err(Error::Usage(format!("no job `{id}`")));
     }
@@ -446,7 +451,7 @@ fn tail(store: &Store, id: &str, follow: bool, out: &mut Output) -> Result<u8> {
     let mut offsets = [0u64; 2];
     loop {
         for (k, path) in paths.iter().enumerate() {
-            let Ok(mut file) = std::fs::File::open(path) else {
+            let Ok(mut file) = crate::store::guard::open_regular(path) else {
                 continue;
             };
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -505,58 +510,47 @@ fn report_cleanup(notes: &[Released], out: &mut Output) {
 }
 
 fn retry(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
-    let (run_id, index) = runner::run_of_job(store, id)?;
+    let whole_run = crate::store::ids::is_run_id(id);
+    let (run_id, index) = if whole_run {
+        (id.to_owned(), None)
+    } else {
+        let (run_id, index) = runner::run_of_job(store, id)?;
+        (run_id, Some(index))
+    };
     let mut notes = Vec::new();
+    let mut count = 0;
     runner::update_run(store, &run_id, |plan, m| {
-        let rewound = plan.downstream(index);
-        if let Some(&busy) = rewound
-            .iter()
-            .find(|&&j| m.nodes[j].status == Status::Running)
-        {
-            return Err(Error::Usage(format!(
-                "cannot retry `{id}`: `{}` is still running (cancel it first)",
-                m.nodes[busy].job_id
-            )));
-        }
-        notes = ops::release_owned(store, m, &rewound);
-        for &j in &rewound {
-            let job_id = m.nodes[j].job_id.clone();
-            schedule::requeue(&mut m.nodes[j]);
-            m.nodes[j].loops = 0;
-            m.nodes[j].waited_on.clear();
-            // The context is inherited again when the job starts; the worktree it named may be gone.
-            m.nodes[j]
-                .metadata
-                .retain(|k, _| !k.starts_with("worktree_"));
-            m.nodes[j]
-                .metadata
-                .insert("execution_root".into(), json!("."));
-            for stream in ["stdout.log", "stderr.log"] {
-                let path = store.job_dir(&job_id).join(stream);
-                std::fs::File::create(&path).map_err(|source| Error::Write { path, source })?;
-            }
-            let _ = std::fs::remove_file(store.outcome_path(&job_id));
-            for art in &plan.nodes[j].produces {
-                let _ = std::fs::remove_file(
-                    store
-                        .artifact_marker_dir(&run_id, &art.type_id, &art.key)
-                        .join(&job_id),
-                );
-                let _ = std::fs::remove_file(
-                    store
-                        .artifact_data_dir(&run_id, &art.type_id, &art.key)
-                        .join(format!("{job_id}.json")),
-                );
-            }
-        }
+        let targets = match index {
+            Some(i) => vec![i],
+            None => runner::retry::bad_jobs(m),
+        };
+        let rewound = runner::retry::rewind_set(plan, &targets);
+        notes = runner::retry::rewind(store, plan, m, &rewound)?;
+        count = rewound.len();
         record_cleanup(m, "jobs retry", &notes);
         Ok(rewound)
     })?;
     report_cleanup(&notes, out);
-    out.write(&format!(
-        "rewound {id} and everything downstream of it; run {run_id} continues\n"
-    ));
+    if whole_run {
+        out.write(&format!(
+            "rewound {count} job(s) of run {run_id} that ended badly and their downstream; the run continues\n"
+        ));
+    } else {
+        out.write(&format!(
+            "rewound {id} and everything downstream of it; run {run_id} continues\n"
+        ));
+    }
     Ok(exit::OK)
+}
+
+/// A job id typed on the command line names a folder of the store, never a path: a job id, or
+/// the single-name id of an older version's record (exit 2 otherwise).
+fn check_id_arg(id: &str) -> Result<()> {
+    if crate::store::is_store_name(id) {
+        Ok(())
+    } else {
+        Err(Error::Usage(crate::store::ids::explain_job_id(id)))
+    }
 }
 
 fn cancel(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
@@ -606,7 +600,7 @@ fn cancel(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
 
 fn decide(store: &Store, id: &str, reject: Option<String>, out: &mut Output) -> Result<u8> {
     let (run_id, index) = runner::run_of_job(store, id)?;
-    let plan = store.load_plan(&run_id)?;
+    let (plan, _) = runner::load_run(store, &run_id)?;
     if !plan.nodes[index].approval_required() {
         return Err(Error::Usage(format!("`{id}` has no approval gate")));
     }
@@ -637,10 +631,19 @@ fn decide(store: &Store, id: &str, reject: Option<String>, out: &mut Output) -> 
 fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
     let _lock = store.lock()?;
     let active: HashSet<String> = store.active_runs()?.into_iter().collect();
-    let (manifests, _) = store.all_manifests();
+    let (manifests, bad) = store.all_manifests();
+    for (path, e) in bad {
+        out.error_text(&format!(
+            "warning: skipping corrupt run manifest {path}: {e}\n"
+        ));
+    }
     let finished: Vec<&Manifest> = manifests
         .iter()
-        .filter(|m| !active.contains(&m.run_id) && m.is_finished())
+        .filter(|m| {
+            !active.contains(&m.run_id)
+                && m.is_finished()
+                && !m.driver.as_ref().is_some_and(crate::exec::alive)
+        })
         .collect();
     let remove = finished.len().saturating_sub(keep);
     let mut removed = 0;
@@ -651,6 +654,7 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/custom").join(&m.run_id));
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
         let _ = std::fs::remove_file(store.plan_path(&m.run_id));
+        store.remove_swaps(&m.run_id);
         std::fs::remove_file(store.manifest_path(&m.run_id)).map_err(|source| Error::Write {
             path: store.manifest_path(&m.run_id),
             source,

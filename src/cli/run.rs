@@ -147,6 +147,7 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         out.write("\r\x1b[2K");
     }
     let succeeded = final_manifest.outcome.as_deref() == Some("succeeded");
+    let interrupted = runner::interrupt::received();
     match args.format {
         RunFormat::Json => {
             let text = serde_json::to_string_pretty(&final_manifest).expect("serializes");
@@ -169,6 +170,15 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
                 summary.join(", ")
             ));
         }
+    }
+    if let Some(signal) = interrupted {
+        out.error_text(&format!(
+            "vizier: interrupted by {}; run {} stopped (resume it with `vizier jobs retry {}`)\n",
+            runner::interrupt::signal_name(signal),
+            final_manifest.run_id,
+            final_manifest.run_id
+        ));
+        return Ok(runner::interrupt::exit_code(signal));
     }
     Ok(if succeeded { exit::OK } else { exit::FAILED })
 }

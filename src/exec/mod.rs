@@ -3,14 +3,14 @@
 //! time, so a reused pid is not mistaken for it), the per-attempt claim that keeps a job from running
 //! twice, and stopping a process group.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::error::{Error, Result};
 use crate::store::{ProcessId, Store};
+
+pub mod orphans;
 
 /// Set for jobs started by a foreground `vizier run`: the job does not tick when it ends, because
 /// its driver is waiting for it.
@@ -50,23 +50,17 @@ pub fn alive(process: &ProcessId) -> bool {
 /// process already claimed it (a duplicate start after a crash).
 pub fn claim(store: &Store, job_id: &str, attempt: u32) -> Result<bool> {
     let path = store.claim_path(job_id, attempt);
-    match OpenOptions::new().write(true).create_new(true).open(&path) {
-        Ok(mut file) => {
-            let me = process_id(std::process::id());
-            let text = serde_json::to_string(&me).expect("pid serializes");
-            file.write_all(text.as_bytes())
-                .map_err(|source| Error::Write { path, source })?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(source) => Err(Error::Write { path, source }),
-    }
+    store.check_job_dir(job_id)?;
+    let me = process_id(std::process::id());
+    let text = serde_json::to_string(&me).expect("pid serializes");
+    // Appears with its whole content at once: a kill never leaves an empty claim.
+    crate::store::guard::create_exclusive(&path, text.as_bytes())
 }
 
 /// The process that claimed an attempt, if any.
 pub fn claimant(store: &Store, job_id: &str, attempt: u32) -> Option<ProcessId> {
-    let text = std::fs::read_to_string(store.claim_path(job_id, attempt)).ok()?;
-    serde_json::from_str(&text).ok()
+    let bytes = crate::store::guard::read_regular(&store.claim_path(job_id, attempt)).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Starts a job's process. Its stdout/stderr append to the job's logs.
@@ -84,10 +78,7 @@ pub fn spawn_job(
     })?;
     let open_log = |stream: &str| {
         let path = store.job_dir(job_id).join(format!("{stream}.log"));
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        crate::store::guard::create_nofollow(&path, true)
             .map_err(|source| Error::Write { path, source })
     };
     let mut cmd = Command::new(exe);
@@ -122,6 +113,8 @@ pub fn signal_group(pgid: u32, signal: i32) {
 /// Stops a job's process group: TERM, then KILL if it is still there after `grace`.
 pub fn stop_group(process: &ProcessId, grace: std::time::Duration) {
     if !alive(process) {
+        // The leader is gone, but what it started may still run in its group.
+        orphans::stop_orphans(&[process.pid]);
         return;
     }
     signal_group(process.pid, libc::SIGTERM);

@@ -8,6 +8,9 @@
 //! driver, and every `vizier jobs` command — ticks the runs nobody drives. So detached runs drive
 //! themselves forward, and a run whose driver died is picked up by the next tick.
 
+pub mod interrupt;
+pub mod retry;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
@@ -118,9 +121,21 @@ impl Cache {
     /// The current manifest; parsed again only when its bytes changed since this process saw them.
     fn manifest(&mut self, store: &Store, run_id: &str) -> Result<Option<Manifest>> {
         let path = store.manifest_path(run_id);
-        let bytes = match std::fs::read(&path) {
+        if !store::ids::is_run_id(run_id) {
+            return Err(Error::Corrupt {
+                path: path.display().to_string(),
+                message: store::ids::explain_run_id(run_id),
+            });
+        }
+        let bytes = match store::guard::read_regular(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::Other => {
+                return Err(Error::Corrupt {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
             Err(source) => {
                 return Err(Error::Read {
                     path: path.display().to_string(),
@@ -136,6 +151,10 @@ impl Cache {
         let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.display().to_string(),
             message: e.to_string(),
+        })?;
+        store::check_manifest(&m, run_id).map_err(|message| Error::Corrupt {
+            path: path.display().to_string(),
+            message,
         })?;
         self.bytes.insert(run_id.to_owned(), bytes);
         Ok(Some(m))
@@ -172,25 +191,65 @@ pub fn tick(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<TickRe
 fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<TickReport> {
     let mut report = TickReport::default();
     let active = store.active_runs()?;
-    let mut manifests: Vec<Manifest> = Vec::new();
+    let mut manifests: Vec<(Manifest, Arc<Plan>)> = Vec::new();
     for run_id in &active {
-        match cache.manifest(store, run_id) {
-            Ok(Some(m)) => manifests.push(m),
+        if let Scope::Driver(own) = scope
+            && own != run_id
+        {
+            continue;
+        }
+        let m = match cache.manifest(store, run_id) {
+            Ok(Some(m)) => m,
             Ok(None) => {
                 // A marker without a manifest: a materialization that never finished.
-                store.set_active(run_id, false)?;
+                if let Err(e) = store.discard_unmaterialized(run_id) {
+                    report.warnings.push(format!(
+                        "run {run_id} was never fully written and could not be removed: {e}"
+                    ));
+                }
+                continue;
             }
-            Err(e) => report.warnings.push(format!("skipping run {run_id}: {e}")),
+            Err(e) => {
+                report.warnings.push(format!("skipping run {run_id}: {e}"));
+                continue;
+            }
+        };
+        // A run its own live driver ticks is left to it: two processes finishing the same run
+        // would race (and `jobs gc` could remove it under its driver's feet).
+        if matches!(scope, Scope::Undriven) && m.driver.as_ref().is_some_and(exec::alive) {
+            continue;
         }
+        let plan = match cache.plan(store, run_id) {
+            Ok(plan) => plan,
+            Err(e) => {
+                report.warnings.push(format!("skipping run {run_id}: {e}"));
+                continue;
+            }
+        };
+        if let Err(message) = store::check_run(&plan, &m) {
+            report.warnings.push(format!(
+                "skipping run {run_id}: `{}` is corrupt: {message}",
+                store.manifest_path(run_id).display()
+            ));
+            continue;
+        }
+        if let Some(n) = m
+            .nodes
+            .iter()
+            .find(|n| store.check_job_dir(&n.job_id).is_err())
+        {
+            let e = store.check_job_dir(&n.job_id).unwrap_err();
+            report.warnings.push(format!(
+                "skipping run {run_id}: {e}: {}",
+                std::error::Error::source(&e).map_or(String::new(), |s| s.to_string())
+            ));
+            continue;
+        }
+        manifests.push((m, plan));
     }
     // Locks held by running jobs, across every active run.
     let mut locks = LockTable::default();
-    for m in &manifests {
-        let needs_plan = m.nodes.iter().any(|n| n.status == Status::Running);
-        if !needs_plan {
-            continue;
-        }
-        let plan = cache.plan(store, &m.run_id)?;
+    for (m, plan) in &manifests {
         for (p, n) in plan.nodes.iter().zip(&m.nodes) {
             if n.status == Status::Running {
                 for lock in &p.locks {
@@ -203,24 +262,22 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
     let now = store::now();
     let mut batch = Batch::default();
     let mut finished = Vec::new();
-    for mut m in manifests {
-        let (in_scope, may_start) = match scope {
-            Scope::Driver(run_id) => (m.run_id == run_id, true),
-            Scope::Undriven => {
-                let driven = m.driver.as_ref().is_some_and(exec::alive);
-                (true, !driven)
-            }
-        };
-        if !in_scope {
-            continue;
-        }
+    for (mut m, plan) in manifests {
+        let may_start = true;
         let mut dirty = false;
-        if matches!(scope, Scope::Undriven) && m.driver.as_ref().is_some_and(|d| !exec::alive(d)) {
-            m.driver = None;
+        if matches!(scope, Scope::Undriven) && m.driver.is_some() {
+            m.driver = None; // its driver is gone
             dirty = true;
         }
-        let plan = cache.plan(store, &m.run_id)?;
         let out = schedule::tick(&plan, &mut m, &probe, &mut locks, &now, may_start);
+        // A vanished job's process group may still hold its command (a `kill -9` of the job
+        // process leaves its children): stop it before anything else happens to that job.
+        for (i, attempt, recorded) in &out.vanished {
+            let job_id = &plan.nodes[*i].job_id;
+            let mut groups: Vec<u32> = recorded.iter().map(|p| p.pid).collect();
+            groups.extend(exec::claimant(store, job_id, *attempt).map(|p| p.pid));
+            exec::orphans::stop_orphans(&groups);
+        }
         for &i in &out.requeued {
             let _ = std::fs::remove_file(store.outcome_path(&plan.nodes[i].job_id));
         }
@@ -289,10 +346,10 @@ pub fn update_run(
 ) -> Result<Manifest> {
     {
         let _lock = store.lock()?;
-        let plan = store.load_plan(run_id)?;
-        let mut m = store
-            .load_manifest(run_id)?
-            .ok_or_else(|| Error::Usage(format!("no run `{run_id}` in the job store")))?;
+        let (plan, mut m) = load_run(store, run_id)?;
+        for n in &m.nodes {
+            store.check_job_dir(&n.job_id)?;
+        }
         let changed = change(&plan, &mut m)?;
         let reopen = !changed.is_empty()
             && m.is_finished()
@@ -303,6 +360,7 @@ pub fn update_run(
         }
         let mut batch = Batch::default();
         for &i in &changed {
+            store.check_job_dir(&plan.nodes[i].job_id)?;
             let record = store.job_record(&plan, i, &m);
             batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
         }
@@ -316,16 +374,27 @@ pub fn update_run(
     Ok(store.load_manifest(run_id)?.unwrap_or_default())
 }
 
+/// A run's plan and manifest, checked against each other (a manifest that does not fit its plan
+/// is corrupt; scheduling it would index past its end).
+pub fn load_run(store: &Store, run_id: &str) -> Result<(Plan, Manifest)> {
+    if !store::ids::is_run_id(run_id) {
+        return Err(Error::Usage(store::ids::explain_run_id(run_id)));
+    }
+    let m = store
+        .load_manifest(run_id)?
+        .ok_or_else(|| Error::Usage(format!("no run `{run_id}` in the job store")))?;
+    let plan = store.load_plan(run_id)?;
+    store::check_run(&plan, &m).map_err(|message| Error::Corrupt {
+        path: store.manifest_path(run_id).display().to_string(),
+        message,
+    })?;
+    Ok((plan, m))
+}
+
 /// Finds which run a job belongs to (job ids are `<run_id>-<node>`; run ids have a fixed length).
 pub fn run_of_job(store: &Store, job_id: &str) -> Result<(String, usize)> {
-    let run_id = job_id
-        .get(..20)
-        .filter(|r| r.starts_with("run-"))
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "`{job_id}` is not a job id (they look like run-<16 hex>-<node>)"
-            ))
-        })?;
+    let run_id = store::ids::run_of(job_id)
+        .ok_or_else(|| Error::Usage(store::ids::explain_job_id(job_id)))?;
     let m = store
         .load_manifest(run_id)?
         .ok_or_else(|| Error::Usage(format!("no job `{job_id}` in the job store")))?;
@@ -340,12 +409,15 @@ pub fn run_of_job(store: &Store, job_id: &str) -> Result<(String, usize)> {
 /// The job process: `vizier __workflow-node --job-id <id>`.
 pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
     let store = Store::new(root);
+    if !store::ids::is_job_id(job_id) {
+        return Err(Error::Usage(store::ids::explain_job_id(job_id)));
+    }
     let attempt = match std::env::var(exec::ATTEMPT_ENV) {
         Ok(attempt) => attempt.parse::<u32>().unwrap_or(1),
         Err(_) => {
             let (run, index) = run_of_job(&store, job_id)?;
             let m = store.load_manifest(&run)?.unwrap_or_default();
-            m.nodes[index].attempts
+            m.nodes.get(index).map_or(1, |n| n.attempts)
         }
     };
     if !exec::claim(&store, job_id, attempt)? {
@@ -438,7 +510,13 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
 pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) -> Result<Manifest> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut cache = Cache::default();
+    interrupt::install();
     loop {
+        if let Some(signal) = interrupt::received() {
+            let m = interrupt::cancel_run(store, run_id, signal)?;
+            observe(&m);
+            return Ok(m);
+        }
         let mut report = tick(store, Scope::Driver(run_id), &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();

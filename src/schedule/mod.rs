@@ -67,6 +67,9 @@ pub struct TickOutput {
     pub start: Vec<usize>,
     /// Nodes re-queued by a loop-back (their claims and outcomes of older attempts are stale).
     pub requeued: Vec<usize>,
+    /// Jobs found vanished (no outcome, process gone), with the attempt and the process recorded
+    /// for it: whatever is left of their process groups must be stopped.
+    pub vanished: Vec<(usize, u32, Option<ProcessId>)>,
     pub events: Vec<Event>,
 }
 
@@ -118,6 +121,7 @@ pub fn tick(
                         continue;
                     }
                     let pid = m.nodes[i].process.as_ref().map_or(0, |p| p.pid);
+                    out.vanished.push((i, attempt, m.nodes[i].process.clone()));
                     let vanished = OutcomeFile {
                         job_id,
                         attempt,
@@ -305,6 +309,7 @@ pub fn requeue(node: &mut ManifestNode) {
     node.wait_reason = None;
     node.reason = None;
     node.approval = None;
+    node.person_retry = false;
     node.metadata
         .retain(|k, _| k == "execution_root" || k.starts_with("worktree_"));
 }
@@ -377,6 +382,7 @@ fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: 
     let is_handler = pn.deps.iter().any(|d| d.on != DepOn::Success);
     if plan.policy.failure_mode == "block_downstream"
         && !is_handler
+        && !m.nodes[i].person_retry
         && let Some(failed) = unhandled_failure(plan, m)
     {
         return Decision::End(

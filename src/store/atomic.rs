@@ -11,7 +11,6 @@
 //! allocator the bottleneck of long runs: it skips every recently deleted inode.) A target is only
 //! ever written by one process at a time — under the scheduler lock, or by the job that owns it.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -89,6 +88,17 @@ impl Batch {
     }
 
     pub fn commit(self) -> Result<()> {
+        self.commit_with(|_| {})
+    }
+
+    /// Writes the paths the batch will replace, in order.
+    pub fn targets(&self) -> impl Iterator<Item = &Path> {
+        self.entries.iter().map(|(p, _)| p.as_path())
+    }
+
+    /// As [`Batch::commit`], calling `before_rename(i)` before the `i`-th rename (crash windows in
+    /// tests: see `store::failpoint`).
+    pub fn commit_with(self, before_rename: impl Fn(usize)) -> Result<()> {
         if self.entries.is_empty() {
             return Ok(());
         }
@@ -98,8 +108,9 @@ impl Batch {
                 std::fs::create_dir_all(dir).map_err(write_err(dir))?;
             }
             let temp = temp_path(target);
-            // Truncating an existing swap file reuses its inode.
-            let mut file = File::create(&temp).map_err(write_err(&temp))?;
+            // Truncating an existing swap file reuses its inode; a symlink or FIFO in its place is
+            // refused, never written through.
+            let mut file = super::guard::create_nofollow(&temp, false).map_err(write_err(&temp))?;
             file.write_all(bytes).map_err(write_err(&temp))?;
             files.push((temp, file));
         }
@@ -120,7 +131,8 @@ impl Batch {
                 })?;
             }
         }
-        for ((temp, _), (target, _)) in files.iter().zip(&self.entries) {
+        for (i, ((temp, _), (target, _))) in files.iter().zip(&self.entries).enumerate() {
+            before_rename(i);
             replace(temp, target).map_err(write_err(target))?;
         }
         Ok(())

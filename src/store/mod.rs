@@ -7,16 +7,21 @@
 //! touches active runs only), `artifacts/…`, `scheduler.lock`.
 
 mod atomic;
+mod failpoint;
+pub mod guard;
+pub mod ids;
 mod payload;
 pub mod records;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 pub use atomic::{Batch, write_atomic};
+pub use failpoint::failpoint;
 pub use payload::{Payload, read_payload};
 pub use records::*;
 
@@ -109,6 +114,7 @@ impl Store {
     /// Takes the scheduler lock, waiting as long as needed: holders keep it for one tick, and the
     /// kernel queues waiters, so the wait is bounded and nobody is turned away as "busy".
     pub fn lock(&self) -> Result<LockGuard> {
+        self.check_links()?;
         std::fs::create_dir_all(&self.dir).map_err(|source| Error::Write {
             path: self.dir.clone(),
             source,
@@ -118,6 +124,7 @@ impl Store {
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
             .map_err(|source| Error::Write {
                 path: path.clone(),
@@ -139,7 +146,7 @@ impl Store {
         let mut runs: Vec<String> = entries
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("run-"))
+            .filter(|n| ids::is_run_id(n))
             .collect();
         runs.sort();
         Ok(runs)
@@ -152,7 +159,7 @@ impl Store {
                 path: self.active_dir(),
                 source,
             })?;
-            File::create(&path).map_err(|source| Error::Write { path, source })?;
+            guard::create_nofollow(&path, false).map_err(|source| Error::Write { path, source })?;
         } else if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -163,35 +170,83 @@ impl Store {
 
     pub fn load_manifest(&self, run_id: &str) -> Result<Option<Manifest>> {
         let path = self.manifest_path(run_id);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Corrupt {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                }),
+        if !ids::is_run_id(run_id) {
+            return Err(corrupt(&path, ids::explain_run_id(run_id)));
+        }
+        match guard::read_regular(&path) {
+            Ok(bytes) => {
+                let m: Manifest =
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
+                check_manifest(&m, run_id).map_err(|e| corrupt(&path, e))?;
+                Ok(Some(m))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::Other => Err(corrupt(&path, e.to_string())),
             Err(source) => Err(io_read(&path)(source)),
         }
     }
 
+    /// The plan of a run, checked: its ids obey the grammar and its indexes stay in bounds.
     pub fn load_plan(&self, run_id: &str) -> Result<Plan> {
         let path = self.plan_path(run_id);
-        let bytes = std::fs::read(&path).map_err(io_read(&path))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        if !ids::is_run_id(run_id) {
+            return Err(corrupt(&path, ids::explain_run_id(run_id)));
+        }
+        let bytes = guard::read_regular(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Other {
+                corrupt(&path, e.to_string())
+            } else {
+                io_read(&path)(e)
+            }
+        })?;
+        let plan: Plan =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
+        check_plan(&plan, run_id).map_err(|e| corrupt(&path, e))?;
+        Ok(plan)
     }
 
-    /// Reads any job record, old or new; a corrupt one is an error naming its path.
+    /// Reads any job record, old or new; a corrupt one is an error naming its path. The id is a
+    /// folder name of the store (a job id, or an older version's single-name id), never a path.
     pub fn read_job(&self, job_id: &str) -> Result<JobRecord> {
         let path = self.job_path(job_id);
-        let bytes = std::fs::read(&path).map_err(io_read(&path))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        if !is_store_name(job_id) {
+            return Err(corrupt(&path, ids::explain_job_id(job_id)));
+        }
+        let bytes = guard::read_regular(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Other {
+                corrupt(&path, e.to_string())
+            } else {
+                io_read(&path)(e)
+            }
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))
+    }
+
+    /// Refuses writes into the store when `.vizier`, `.vizier/jobs` or one of its own folders is
+    /// a symlink leaving the repository.
+    pub fn check_links(&self) -> Result<()> {
+        let vizier = self.root.join(".vizier");
+        guard::refuse_outside_link(&self.root, &vizier)?;
+        guard::refuse_outside_link(&self.root, &self.dir)?;
+        for sub in [
+            "runs",
+            "plans",
+            "active",
+            "artifacts",
+            "artifacts/custom",
+            "artifacts/data",
+        ] {
+            guard::refuse_outside_link(&self.root, &self.dir.join(sub))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses writes into a job folder that is a symlink leaving the repository.
+    pub fn check_job_dir(&self, job_id: &str) -> Result<()> {
+        if !is_store_name(job_id) {
+            return Err(corrupt(&self.job_dir(job_id), ids::explain_job_id(job_id)));
+        }
+        guard::refuse_outside_link(&self.root, &self.job_dir(job_id))
     }
 
     /// The first sequence number whose run id is not in the store yet (SPEC.md §5.1).
@@ -248,23 +303,34 @@ impl Store {
     }
 
     /// Writes every job record, the plan and the manifest of a new run. Call under the lock.
-    /// All-or-nothing: if any write fails, everything written for the run is removed again.
+    ///
+    /// All-or-nothing: the `active/<run_id>` marker is made first and the manifest is renamed into
+    /// place last, so at every instant the run is either invisible (no manifest) or visible and
+    /// active. A marker without a manifest is a materialization that never finished: if this one
+    /// fails it is undone here, and if the process dies the next tick undoes it
+    /// ([`Store::discard_unmaterialized`]).
     pub fn materialize(&self, plan: &Plan, manifest: &Manifest) -> Result<()> {
         let result = self.materialize_inner(plan, manifest);
         if result.is_err() {
+            let _ = std::fs::remove_file(self.manifest_path(&plan.run_id));
             for node in &plan.nodes {
-                let _ = std::fs::remove_dir_all(self.job_dir(&node.job_id));
+                if self.check_job_dir(&node.job_id).is_ok() {
+                    let _ = std::fs::remove_dir_all(self.job_dir(&node.job_id));
+                }
             }
             let _ = std::fs::remove_file(self.plan_path(&plan.run_id));
-            let _ = std::fs::remove_file(self.manifest_path(&plan.run_id));
             let _ = self.set_active(&plan.run_id, false);
         }
         result
     }
 
     fn materialize_inner(&self, plan: &Plan, manifest: &Manifest) -> Result<()> {
+        check_plan(plan, &plan.run_id).map_err(|e| corrupt(&self.plan_path(&plan.run_id), e))?;
+        self.check_links()?;
+        self.set_active(&plan.run_id, true)?;
         let mut batch = Batch::default();
         for (i, node) in plan.nodes.iter().enumerate() {
+            self.check_job_dir(&node.job_id)?;
             let dir = self.job_dir(&node.job_id);
             std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
                 path: dir.clone(),
@@ -272,7 +338,8 @@ impl Store {
             })?;
             for stream in ["stdout.log", "stderr.log"] {
                 let path = dir.join(stream);
-                File::create(&path).map_err(|source| Error::Write { path, source })?;
+                guard::create_nofollow(&path, false)
+                    .map_err(|source| Error::Write { path, source })?;
             }
             let record = self.job_record(plan, i, manifest);
             batch.add(&self.job_path(&node.job_id), to_json(&record));
@@ -280,8 +347,53 @@ impl Store {
         batch.add(&self.plan_path(&plan.run_id), to_json_compact(plan));
         // The manifest goes last: once it exists, the run exists.
         batch.add(&self.manifest_path(&plan.run_id), to_json_compact(manifest));
-        batch.commit()?;
-        self.set_active(&plan.run_id, true)
+        batch.commit_with(|i| {
+            if i + 1 == plan.nodes.len() + 2 {
+                failpoint("materialize-before-manifest");
+            }
+        })
+    }
+
+    /// Undoes a materialization that never finished (an active marker without a manifest): its
+    /// job folders, its plan, then the marker. Call under the lock.
+    pub fn discard_unmaterialized(&self, run_id: &str) -> Result<()> {
+        if !ids::is_run_id(run_id) || self.manifest_path(run_id).exists() {
+            return Ok(());
+        }
+        for job_id in self.job_ids() {
+            if ids::is_job_of(run_id, &job_id) && self.check_job_dir(&job_id).is_ok() {
+                let dir = self.job_dir(&job_id);
+                if let Err(source) = std::fs::remove_dir_all(&dir)
+                    && source.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(Error::Write { path: dir, source });
+                }
+            }
+        }
+        let plan = self.plan_path(run_id);
+        if let Err(source) = std::fs::remove_file(&plan)
+            && source.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(Error::Write { path: plan, source });
+        }
+        self.remove_swaps(run_id);
+        self.set_active(run_id, false)
+    }
+
+    /// Removes the swap files beside a run's manifest and plan (what an interrupted or finished
+    /// atomic write leaves; see `atomic.rs`).
+    pub fn remove_swaps(&self, run_id: &str) {
+        for dir in ["runs", "plans"] {
+            let _ = std::fs::remove_file(self.dir.join(dir).join(format!(".{run_id}.json.swap")));
+        }
+    }
+
+    /// Whether a run is being materialized right now (or its materialization died): marked
+    /// active, but without a manifest yet. Its job folders are not part of the store yet.
+    pub fn is_materializing(&self, run_id: &str) -> bool {
+        ids::is_run_id(run_id)
+            && self.active_dir().join(run_id).exists()
+            && !self.manifest_path(run_id).exists()
     }
 
     /// The job record of node `index`, from the plan and the manifest's current state.
@@ -367,15 +479,24 @@ impl Store {
         };
         for entry in entries.filter_map(|e| e.ok()) {
             let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(run_id) = name.strip_suffix(".json") else {
                 continue;
+            };
+            if run_id.starts_with('.') {
+                continue; // a swap file
             }
-            match std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<Manifest>(&b).map_err(|e| e.to_string()))
-            {
-                Ok(m) => good.push(m),
-                Err(e) => bad.push((path.display().to_string(), e)),
+            match self.load_manifest(run_id) {
+                Ok(Some(m)) => good.push(m),
+                // Removed since the folder was listed (`jobs gc`): gone, not corrupt.
+                Ok(None) => {}
+                Err(Error::Corrupt { message, .. }) => {
+                    bad.push((path.display().to_string(), message))
+                }
+                Err(e) => bad.push((
+                    path.display().to_string(),
+                    std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string()),
+                )),
             }
         }
         good.sort_by(|a, b| {
@@ -422,10 +543,20 @@ impl Store {
             path: self.job_path(job_id).display().to_string(),
             message: "the record has no `spec` (written by an older vizier?)".into(),
         })?;
-        serde_json::from_value(spec).map_err(|e| Error::Corrupt {
+        let spec: JobSpec = serde_json::from_value(spec).map_err(|e| Error::Corrupt {
             path: self.job_path(job_id).display().to_string(),
             message: e.to_string(),
-        })
+        })?;
+        if !ids::is_job_of(&spec.run_id, job_id) || spec.node.job_id != job_id {
+            return Err(corrupt(
+                &self.job_path(job_id),
+                format!(
+                    "its spec names run `{}` and job `{}`, not this job",
+                    spec.run_id, spec.node.job_id
+                ),
+            ));
+        }
+        Ok(spec)
     }
 }
 
@@ -441,4 +572,96 @@ pub fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("records serialize");
     bytes.push(b'\n');
     bytes
+}
+
+fn corrupt(path: &Path, message: impl Into<String>) -> Error {
+    Error::Corrupt {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// A name that may be a folder of the store: a job id, or the single-name id of an older
+/// version's record (letters, digits, `.`, `_`, `-`, not starting with `.`).
+pub fn is_store_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// A manifest's ids obey the grammar: its run id is the one of its file name, and every node's job
+/// id belongs to that run.
+pub fn check_manifest(m: &Manifest, run_id: &str) -> std::result::Result<(), String> {
+    if m.run_id != run_id {
+        return Err(format!(
+            "its run_id `{}` is not the run of its file name (`{run_id}`)",
+            m.run_id
+        ));
+    }
+    for n in &m.nodes {
+        if !ids::is_job_of(run_id, &n.job_id) {
+            return Err(format!(
+                "node `{}` has job_id `{}`, which is not a job id of run {run_id}",
+                n.node_id, n.job_id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A plan's ids obey the grammar and its indexes stay in bounds.
+pub fn check_plan(plan: &Plan, run_id: &str) -> std::result::Result<(), String> {
+    if plan.run_id != run_id {
+        return Err(format!(
+            "its run_id `{}` is not the run of its file name (`{run_id}`)",
+            plan.run_id
+        ));
+    }
+    let len = plan.nodes.len();
+    for n in &plan.nodes {
+        if !ids::is_job_of(run_id, &n.job_id) {
+            return Err(format!(
+                "node `{}` has job_id `{}`, which is not a job id of run {run_id}",
+                n.node_id, n.job_id
+            ));
+        }
+        if let Some(d) = n.deps.iter().find(|d| d.node >= len) {
+            return Err(format!(
+                "node `{}` depends on node #{} of {len}",
+                n.node_id, d.node
+            ));
+        }
+        if let Some(l) = n.loops.iter().find(|l| l.target >= len) {
+            return Err(format!(
+                "node `{}` loops back to node #{} of {len}",
+                n.node_id, l.target
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A manifest fits its plan: the same nodes, in the same order. A manifest that does not is
+/// corrupt (scheduling it would index past its end).
+pub fn check_run(plan: &Plan, m: &Manifest) -> std::result::Result<(), String> {
+    if plan.nodes.len() != m.nodes.len() {
+        return Err(format!(
+            "it has {} node(s) but the run's plan has {}",
+            m.nodes.len(),
+            plan.nodes.len()
+        ));
+    }
+    if let Some((p, n)) = plan
+        .nodes
+        .iter()
+        .zip(&m.nodes)
+        .find(|(p, n)| p.job_id != n.job_id)
+    {
+        return Err(format!(
+            "its job `{}` is `{}` in the run's plan",
+            n.job_id, p.job_id
+        ));
+    }
+    Ok(())
 }

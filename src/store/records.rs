@@ -160,6 +160,10 @@ pub struct ManifestNode {
     /// Loop-backs this node has taken as their source.
     #[serde(skip_serializing_if = "is_zero")]
     pub loops: u32,
+    /// Re-queued by a person (`vizier jobs retry`): exempt from `block_downstream` until it
+    /// runs again by any other route.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub person_retry: bool,
     /// Metadata the operation recorded (execution root, payload refs, agent command, …).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, Value>,

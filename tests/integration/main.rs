@@ -12,6 +12,7 @@ mod ops_agent;
 mod ops_git;
 mod run;
 mod schema;
+mod store_defense;
 mod support;
 mod validate;
 mod validate_fuzz;

@@ -1,0 +1,17 @@
+//! Crash windows on demand, for tests: with the `failpoints` feature, a process whose
+//! `VIZIER_FAILPOINT` names a point kills itself with SIGKILL when it reaches it — the same as a
+//! `kill -9` (or a power cut) at exactly that instant. Without the feature this is nothing.
+
+/// Dies here, as if by `kill -9`, when `VIZIER_FAILPOINT` is `name` (only with `failpoints`).
+#[inline]
+pub fn failpoint(name: &str) {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("VIZIER_FAILPOINT").is_ok_and(|v| v.split(',').any(|p| p == name)) {
+        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught, so this does not return.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = name;
+}
