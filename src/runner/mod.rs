@@ -93,6 +93,9 @@ impl Probe for StoreProbe<'_> {
 pub enum Scope<'a> {
     /// The foreground driver of this run.
     Driver(&'a str),
+    /// The foreground driver of part of this run: only the marked nodes are scheduled (a fan-out
+    /// runner's group; the other nodes belong to other runners).
+    Part(&'a str, &'a [bool]),
     /// Every active run without a live driver.
     Undriven,
 }
@@ -205,7 +208,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
     let mut finished = Vec::new();
     for mut m in manifests {
         let (in_scope, may_start) = match scope {
-            Scope::Driver(run_id) => (m.run_id == run_id, true),
+            Scope::Driver(run_id) | Scope::Part(run_id, _) => (m.run_id == run_id, true),
             Scope::Undriven => {
                 let driven = m.driver.as_ref().is_some_and(exec::alive);
                 (true, !driven)
@@ -220,7 +223,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             dirty = true;
         }
         let plan = cache.plan(store, &m.run_id)?;
-        let out = schedule::tick(&plan, &mut m, &probe, &mut locks, &now, may_start);
+        let only = match scope {
+            Scope::Part(_, only) => Some(only),
+            _ => None,
+        };
+        let out = schedule::tick_only(&plan, &mut m, &probe, &mut locks, &now, may_start, only);
         for &i in &out.requeued {
             let _ = std::fs::remove_file(store.outcome_path(&plan.nodes[i].job_id));
         }
@@ -232,7 +239,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 .and_then(|v| v.as_str())
                 .unwrap_or(".")
                 .to_owned();
-            let driven = matches!(scope, Scope::Driver(_));
+            let driven = matches!(scope, Scope::Driver(_) | Scope::Part(..));
             match exec::spawn_job(
                 store,
                 &node.job_id,
@@ -436,10 +443,33 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
 
 /// Drives one run in the foreground until it ends; `observe` sees the manifest after every tick.
 pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) -> Result<Manifest> {
+    drive_scope(store, run_id, None, observe)
+}
+
+/// Drives the nodes marked in `only` until each has ended; the rest of the run is left as it is.
+pub fn drive_part(
+    store: &Store,
+    run_id: &str,
+    only: &[bool],
+    observe: &mut dyn FnMut(&Manifest),
+) -> Result<Manifest> {
+    drive_scope(store, run_id, Some(only), observe)
+}
+
+fn drive_scope(
+    store: &Store,
+    run_id: &str,
+    only: Option<&[bool]>,
+    observe: &mut dyn FnMut(&Manifest),
+) -> Result<Manifest> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut cache = Cache::default();
+    let scope = match only {
+        Some(only) => Scope::Part(run_id, only),
+        None => Scope::Driver(run_id),
+    };
     loop {
-        let mut report = tick(store, Scope::Driver(run_id), &mut cache)?;
+        let mut report = tick(store, scope, &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -464,7 +494,14 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
                 .ok_or_else(|| Error::Usage(format!("run {run_id} disappeared from the store")))?,
         };
         observe(&manifest);
-        if manifest.is_finished() {
+        let part_done = only.is_some_and(|only| {
+            manifest
+                .nodes
+                .iter()
+                .zip(only)
+                .all(|(n, &mine)| !mine || n.status.is_terminal())
+        });
+        if manifest.is_finished() || part_done {
             return Ok(manifest);
         }
         let written = report.written.remove(run_id);
