@@ -10,7 +10,7 @@ use crate::support::*;
 
 /// A diamond of `cicd.run` nodes (`setup` → `unit`, `lint` → `done`), a failure handler (`report`,
 /// taken when `unit` fails) and a bounded loop (`verify` fails once, loops back to `build`).
-const CI: &str = r#"id = "template.ci"
+pub const CI: &str = r#"id = "template.ci"
 version = "v1"
 
 [[nodes]]

@@ -3,6 +3,7 @@
 
 mod ci_action;
 mod ci_fanout;
+mod ci_fanout_workflow;
 mod ci_run;
 mod compose;
 mod fixtures;
