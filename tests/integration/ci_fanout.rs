@@ -400,6 +400,12 @@ fn fanned_out_runners_end_with_the_single_runner_manifest() {
     let summary = std::fs::read_to_string(push.dir("collector-summary.md")).unwrap();
     assert!(summary.contains("```mermaid"), "{summary}");
     assert!(summary.contains("passed"), "{summary}");
+    // Which runner job ran each node: a table column and a line in each box of the graph.
+    assert!(summary.contains("| attempts | runner |"), "{summary}");
+    assert!(
+        summary.contains("<br/>succeeded<br/>this machine"),
+        "{summary}"
+    );
     let output = std::fs::read_to_string(push.dir("collector-output")).unwrap();
     assert!(output.contains(run_id), "{output}");
 
