@@ -98,12 +98,13 @@ fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
         ));
     }
     let now = store::now();
-    let empty = |note: String| FanoutPlan {
+    let empty = |note: String, errors: usize| FanoutPlan {
         version: fanout::PLAN_FORMAT,
         created_at: now.clone(),
         max_levels: usize::from(args.max_levels),
         levels: 0,
         note: Some(note),
+        errors,
         runs: Vec::new(),
     };
     let reader = WorkTree {
@@ -113,17 +114,17 @@ fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
     let (fanout, code) = if report.errors() > 0 {
         render_invalid(&report, github, out);
         (
-            empty(format!(
-                "{} template error(s): nothing was run.",
-                report.errors()
-            )),
+            empty(
+                format!("{} template error(s): nothing was run.", report.errors()),
+                report.errors(),
+            ),
             exit::FAILED,
         )
     } else {
         let push = load_push(&s, args.event_path.clone())?;
         if let Some(deleted) = push.deleted_ref() {
             (
-                empty(format!("`{deleted}` was deleted: nothing to run.")),
+                empty(format!("`{deleted}` was deleted: nothing to run."), 0),
                 exit::OK,
             )
         } else {
@@ -139,10 +140,10 @@ fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
                 Compiled::Invalid(report) => {
                     render_invalid(&report, github, out);
                     (
-                        empty(format!(
-                            "{} template error(s): nothing was run.",
-                            report.errors()
-                        )),
+                        empty(
+                            format!("{} template error(s): nothing was run.", report.errors()),
+                            report.errors(),
+                        ),
                         exit::FAILED,
                     )
                 }
@@ -310,7 +311,7 @@ fn run_collect(args: CiCollectArgs, out: &mut Output) -> Result<u8> {
             .note
             .clone()
             .unwrap_or_else(|| "nothing to run.".into());
-        let failed = note.contains("template error");
+        let failed = fanout.errors > 0;
         out.write(&format!("vizier ci collect: {note}\n"));
         let summary = Summary {
             notes: vec![note],

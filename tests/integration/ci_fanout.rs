@@ -70,8 +70,15 @@ struct Push {
 }
 
 fn pushed(fail_unit: bool) -> Push {
+    pushed_with(CI, &[], fail_unit)
+}
+
+fn pushed_with(template: &str, files: &[(&str, &str)], fail_unit: bool) -> Push {
     let origin = Repo::new();
-    origin.write(".vizier/workflow/ci.toml", CI);
+    origin.write(".vizier/workflow/ci.toml", template);
+    for (rel, text) in files {
+        origin.write(rel, text);
+    }
     origin.write(
         ".gitignore",
         ".vizier/jobs/\n.vizier/artifacts/\n.verify-count\n",
@@ -599,4 +606,94 @@ fn a_node_in_a_checkout_with_other_templates_than_planned_is_refused() {
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("the plan says"), "{}", text(&out));
+}
+
+const PROMPTED: &str = r#"id = "template.ci"
+version = "v1"
+
+[[artifact_contracts]]
+id = "prompt_text"
+version = "v1"
+
+[[nodes]]
+id = "prompt"
+kind = "builtin"
+uses = "cap.env.builtin.prompt.resolve"
+args = { prompt_text = "review the push" }
+produces = { succeeded = [{ custom = { type_id = "prompt_text", key = "main" } }] }
+
+[[nodes]]
+id = "review"
+kind = "agent"
+uses = "cap.agent.invoke"
+after = [{ node_id = "prompt" }]
+needs = [{ custom = { type_id = "prompt_text", key = "main" } }]
+"#;
+
+#[test]
+fn a_payload_produced_on_one_runner_reaches_its_consumer_on_another() {
+    let push = pushed_with(
+        PROMPTED,
+        &[(".vizier/config.toml", "[agent]\ncommand = [\"cat\"]\n")],
+        false,
+    );
+    let f = fan_out(&push);
+    let groups = f.plan["runs"][0]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert_eq!(groups[1]["nodes"], json!(["review"]));
+    assert!(f.groups.iter().all(|(_, _, code, _)| *code == 0));
+    let (out, artifacts) = collect(&push, "collector", &folders(&f));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run_id = f.plan["runs"][0]["run_id"].as_str().unwrap();
+    let merged = read_json(&artifacts.join(format!("runs/{run_id}.json")));
+    let review = node(&merged, "review");
+    assert_eq!(review["status"], "succeeded", "{review}");
+    // The agent (`cat`) read the prompt that the other runner resolved.
+    let log = std::fs::read_to_string(artifacts.join(format!(
+        "jobs/{}/stdout.log",
+        review["job_id"].as_str().unwrap()
+    )))
+    .unwrap();
+    assert!(log.contains("review the push"), "{log}");
+}
+
+#[test]
+fn a_deleted_ref_plans_nothing_and_collect_is_a_no_op_success() {
+    let push = pushed(false);
+    let mut event = read_json(&push.event);
+    event["deleted"] = json!(true);
+    event["after"] = json!("0".repeat(40));
+    event["head_commit"] = Value::Null;
+    std::fs::write(&push.event, event.to_string()).unwrap();
+    let clone = push.clone_into("planner");
+    let plan_dir = push.dir("plan");
+    let out = push.vizier(&clone, &["ci", "plan", "--artifacts-dir"], &[&plan_dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["runs"], json!([]));
+    assert_eq!(plan["levels"], 0);
+    let (out, _) = collect(&push, "collector", &[&plan_dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let output = std::fs::read_to_string(push.dir("collector-output")).unwrap();
+    assert!(output.contains("skipped"), "{output}");
+}
+
+#[test]
+fn an_invalid_template_fails_the_plan_and_the_collect() {
+    let push = pushed_with(BAD_TEMPLATE, &[], false);
+    let clone = push.clone_into("planner");
+    let plan_dir = push.dir("plan");
+    let out = push.vizier(
+        &clone,
+        &["ci", "plan", "--format", "json", "--artifacts-dir"],
+        &[&plan_dir],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("unknown-uses"), "{}", text(&out));
+    let (out, _) = collect(&push, "collector", &[&plan_dir]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Without the plan's folder there is nothing to collect: a usage error naming what is missing.
+    let (out, _) = collect(&push, "lost", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("fanout/plan.json"), "{}", text(&out));
 }

@@ -47,9 +47,12 @@ pub struct FanoutPlan {
     pub max_levels: usize,
     /// Levels over all runs (the highest level + 1; 0 when nothing runs).
     pub levels: usize,
-    /// Why nothing runs, when nothing does (a deleted ref).
+    /// Why nothing runs, when nothing does (a deleted ref, template errors).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Template errors found by the plan: nothing runs, and the collect job fails.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub errors: usize,
     pub runs: Vec<PlannedRun>,
 }
 
@@ -143,6 +146,10 @@ impl FanoutPlan {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// A short matrix title: the template and the group's first nodes.
 fn title(template: &str, g: &Group) -> String {
     let mut shown: Vec<&str> = g.nodes.iter().take(3).map(String::as_str).collect();
@@ -214,6 +221,7 @@ pub fn plan_push(
             max_levels,
             levels,
             note: None,
+            errors: 0,
             runs,
         },
         compiled,
