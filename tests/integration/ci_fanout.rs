@@ -697,3 +697,51 @@ fn an_invalid_template_fails_the_plan_and_the_collect() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("fanout/plan.json"), "{}", text(&out));
 }
+
+#[test]
+fn a_group_whose_upstream_never_reported_blocks_instead_of_running() {
+    let push = pushed(false);
+    let f = fan_out(&push);
+    // Run the loop group again in a fresh clone, without the `lint` group's folder: lint's runner
+    // was cancelled.
+    let (g3, _, _, _) = &f.groups[3];
+    let clone = push.clone_into("late-runner");
+    let artifacts = push.dir("late-artifacts");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["ci", "node", "--format", "text", "--group", g3])
+        .arg("--store-in")
+        .arg(&f.plan_dir)
+        .arg("--store-in")
+        .arg(&f.groups[0].3)
+        .arg("--store-in")
+        .arg(&f.groups[1].3)
+        .arg("--artifacts-dir")
+        .arg(&artifacts)
+        .arg("--event-path")
+        .arg(&push.event)
+        .current_dir(&clone);
+    isolate(&mut cmd, push.origin.home.path());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("never reported"), "{}", text(&out));
+    let report = read_json(&artifacts.join(format!("groups/{g3}.json")));
+    let statuses: Vec<(&str, &str)> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["node_id"].as_str().unwrap(),
+                n["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("build", "blocked_by_dependency"),
+            ("verify", "blocked_by_dependency"),
+            ("done", "blocked_by_dependency"),
+        ]
+    );
+}

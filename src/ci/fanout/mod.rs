@@ -19,6 +19,8 @@ pub mod node;
 pub mod plan;
 pub mod records;
 
+#[cfg(test)]
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -251,4 +253,66 @@ pub fn reproduce(
         )));
     }
     Ok((plan, grouping))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn group(id: &str, level: usize, nodes: &[&str]) -> Group {
+        Group {
+            id: id.into(),
+            level,
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            needs: Vec::new(),
+            why: String::new(),
+        }
+    }
+
+    #[test]
+    fn github_outputs_have_every_level_below_the_maximum_across_runs() {
+        let run = |id: &str, template: &str, groups: Vec<Group>| PlannedRun {
+            run_id: id.into(),
+            template: template.into(),
+            template_path: String::new(),
+            sequence: 0,
+            groups,
+        };
+        let plan = FanoutPlan {
+            version: PLAN_FORMAT,
+            created_at: String::new(),
+            max_levels: 3,
+            levels: 2,
+            note: None,
+            errors: 0,
+            runs: vec![
+                run(
+                    "run-a",
+                    "ci",
+                    vec![group("run-a.g0", 0, &["a", "b", "c", "d", "e"])],
+                ),
+                run(
+                    "run-b",
+                    "lint",
+                    vec![group("run-b.g0", 0, &["x"]), group("run-b.g1", 1, &["y"])],
+                ),
+            ],
+        };
+        let out: BTreeMap<String, String> = plan.github_outputs().into_iter().collect();
+        assert_eq!(out["levels"], "2");
+        assert_eq!(
+            out["level-0"],
+            r#"{"include":[{"group":"run-a.g0","title":"ci: a, b, c, +2"},{"group":"run-b.g0","title":"lint: x"}]}"#
+        );
+        assert_eq!(
+            out["level-1"],
+            r#"{"include":[{"group":"run-b.g1","title":"lint: y"}]}"#
+        );
+        assert_eq!(out["level-2"], r#"{"include":[]}"#);
+        assert_eq!(out.len(), 4);
+        assert_eq!(plan.group("run-b.g1").unwrap().0.run_id, "run-b");
+        assert!(plan.group("run-c.g0").is_none());
+    }
 }
