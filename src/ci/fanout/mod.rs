@@ -19,8 +19,6 @@ pub mod node;
 pub mod plan;
 pub mod records;
 
-#[cfg(test)]
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
