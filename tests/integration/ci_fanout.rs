@@ -199,10 +199,11 @@ fn fan_out(push: &Push) -> FanOut {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan, read_json(&plan_dir.join("fanout/plan.json")));
-    let mut groups: Vec<(String, u64)> = plan["runs"][0]["groups"]
+    let mut groups: Vec<(String, u64)> = plan["runs"]
         .as_array()
         .unwrap()
         .iter()
+        .flat_map(|r| r["groups"].as_array().unwrap())
         .map(|g| {
             (
                 g["id"].as_str().unwrap().to_owned(),
@@ -744,4 +745,47 @@ fn a_group_whose_upstream_never_reported_blocks_instead_of_running() {
             ("done", "blocked_by_dependency"),
         ]
     );
+}
+
+#[test]
+fn two_templates_fan_out_together_and_collect_into_two_manifests() {
+    let push = pushed_with(
+        CI,
+        &[
+            (".vizier/workflow/lint.toml", OK_TEMPLATE),
+            (
+                ".vizier/config.toml",
+                "[ci]\ntemplates = [\"ci\", \"lint\"]\n",
+            ),
+        ],
+        false,
+    );
+    let f = fan_out(&push);
+    let runs = f.plan["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_ne!(runs[0]["run_id"], runs[1]["run_id"]);
+    let mut ids: Vec<&str> = runs
+        .iter()
+        .flat_map(|r| r["groups"].as_array().unwrap())
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        all,
+        "group ids are unique across the push's runs"
+    );
+    assert!(f.groups.iter().all(|(_, _, code, _)| *code == 0));
+    let (out, artifacts) = collect(&push, "collector", &folders(&f));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for r in runs {
+        let m = read_json(&artifacts.join(format!("runs/{}.json", r["run_id"].as_str().unwrap())));
+        assert_eq!(m["outcome"], "succeeded", "{m}");
+    }
+    let output = std::fs::read_to_string(push.dir("collector-output")).unwrap();
+    for r in runs {
+        assert!(output.contains(r["run_id"].as_str().unwrap()), "{output}");
+    }
 }
