@@ -84,6 +84,9 @@ pub struct NodeView {
     pub stderr: Option<String>,
     /// The stage of a composition the node came from (SPEC.md §3.1), if any.
     pub stage: Option<String>,
+    /// What the operation recorded; read for `ci_runner` (the CI job of a fanned-out run that ran it).
+    #[serde(deserialize_with = "or_default")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
 impl NodeView {
@@ -98,6 +101,11 @@ impl NodeView {
     /// Seconds from start to finish, when both are known and in order.
     pub fn duration_secs(&self) -> Option<f64> {
         elapsed(self.started_at.as_ref(), self.finished_at.as_ref())
+    }
+
+    /// The CI job that ran the node, when the run was fanned out over many runners.
+    pub fn runner(&self) -> Option<&str> {
+        self.metadata.get("ci_runner").and_then(|v| v.as_str())
     }
 }
 

@@ -106,7 +106,11 @@ pub enum CiFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct CiArgs {
+    /// Spread the run over many runners (default: run everything here)
+    #[command(subcommand)]
+    pub fanout: Option<CiFanout>,
     /// Templates to run (default: [ci] templates in config)
     #[arg(long = "template", value_name = "ALIAS")]
     pub templates: Vec<String>,
@@ -114,6 +118,78 @@ pub struct CiArgs {
     #[arg(long, value_name = "FILE")]
     pub event_path: Option<PathBuf>,
     /// Where manifests, job records and logs are copied
+    #[arg(long, value_name = "DIR")]
+    pub artifacts_dir: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub format: Option<CiFormat>,
+}
+
+/// `vizier ci plan|node|collect`: one push's runs over many runners.
+#[derive(Debug, Subcommand)]
+pub enum CiFanout {
+    /// Split the push's runs into groups arranged in levels, one runner per group
+    Plan(CiPlanArgs),
+    /// Run one planned group here, after importing the records of earlier groups
+    Node(CiNodeArgs),
+    /// Merge every group's records into the final manifests, summary and outputs
+    Collect(CiCollectArgs),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CiPlanFormat {
+    #[default]
+    Json,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct CiPlanArgs {
+    /// Templates to run (default: [ci] templates in config)
+    #[arg(long = "template", value_name = "ALIAS")]
+    pub templates: Vec<String>,
+    /// The push event JSON (default: $GITHUB_EVENT_PATH)
+    #[arg(long, value_name = "FILE")]
+    pub event_path: Option<PathBuf>,
+    /// Levels of runner jobs; groups at level K-1 and deeper merge into one group
+    #[arg(long, value_name = "K", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_levels: u16,
+    /// Where the plan (fanout/plan.json) is written for the later jobs
+    #[arg(long, value_name = "DIR")]
+    pub artifacts_dir: Option<PathBuf>,
+    /// json: print the plan; github: write `levels` and `level-<k>` matrices to GITHUB_OUTPUT
+    /// (default: github inside GitHub Actions, else json)
+    #[arg(long, value_enum)]
+    pub format: Option<CiPlanFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct CiNodeArgs {
+    /// The group to run, as the plan names it (<run_id>.g<k>)
+    #[arg(long, value_name = "ID")]
+    pub group: String,
+    /// A folder of earlier jobs' artifacts (the plan's and the upstream groups'); repeatable
+    #[arg(long = "store-in", value_name = "DIR")]
+    pub store_in: Vec<PathBuf>,
+    /// The push event JSON (default: $GITHUB_EVENT_PATH)
+    #[arg(long, value_name = "FILE")]
+    pub event_path: Option<PathBuf>,
+    /// Where this group's records, logs and report are written for upload
+    #[arg(long, value_name = "DIR")]
+    pub artifacts_dir: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub format: Option<CiFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct CiCollectArgs {
+    /// A folder of the plan's and the groups' artifacts; repeatable
+    #[arg(long = "store-in", value_name = "DIR")]
+    pub store_in: Vec<PathBuf>,
+    /// The push event JSON (default: $GITHUB_EVENT_PATH)
+    #[arg(long, value_name = "FILE")]
+    pub event_path: Option<PathBuf>,
+    /// Where the final manifests, job records, summary and annotations are written
     #[arg(long, value_name = "DIR")]
     pub artifacts_dir: Option<PathBuf>,
     #[arg(long, value_enum)]

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod ci;
+mod ci_fanout;
 mod hooks;
 mod init;
 mod jobs;
@@ -66,6 +67,10 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
         }
         Command::Init(args) => init::run(args, out),
         Command::Run(args) => run::run(args, out),
+        Command::Ci(args::CiArgs {
+            fanout: Some(fanout),
+            ..
+        }) => ci_fanout::run(fanout, out),
         Command::Ci(args) => ci::run(args, out),
         Command::Hooks(args) => hooks::run(args, out),
         Command::Hook(args) => hooks::run_hook(args, out),

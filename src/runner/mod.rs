@@ -96,6 +96,9 @@ impl Probe for StoreProbe<'_> {
 pub enum Scope<'a> {
     /// The foreground driver of this run.
     Driver(&'a str),
+    /// The foreground driver of part of this run: only the marked nodes are scheduled (a fan-out
+    /// runner's group; the other nodes belong to other runners).
+    Part(&'a str, &'a [bool]),
     /// Every active run without a live driver.
     Undriven,
 }
@@ -193,7 +196,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
     let active = store.active_runs()?;
     let mut manifests: Vec<(Manifest, Arc<Plan>)> = Vec::new();
     for run_id in &active {
-        if let Scope::Driver(own) = scope
+        if let Scope::Driver(own) | Scope::Part(own, _) = scope
             && own != run_id
         {
             continue;
@@ -269,7 +272,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             m.driver = None; // its driver is gone
             dirty = true;
         }
-        let out = schedule::tick(&plan, &mut m, &probe, &mut locks, &now, may_start);
+        let only = match scope {
+            Scope::Part(_, only) => Some(only),
+            _ => None,
+        };
+        let out = schedule::tick_only(&plan, &mut m, &probe, &mut locks, &now, may_start, only);
         // A vanished job's process group may still hold its command (a `kill -9` of the job
         // process leaves its children): stop it before anything else happens to that job.
         for (i, attempt, recorded) in &out.vanished {
@@ -289,7 +296,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 .and_then(|v| v.as_str())
                 .unwrap_or(".")
                 .to_owned();
-            let driven = matches!(scope, Scope::Driver(_));
+            let driven = matches!(scope, Scope::Driver(_) | Scope::Part(..));
             match exec::spawn_job(
                 store,
                 &node.job_id,
@@ -508,8 +515,31 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
 
 /// Drives one run in the foreground until it ends; `observe` sees the manifest after every tick.
 pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) -> Result<Manifest> {
+    drive_scope(store, run_id, None, observe)
+}
+
+/// Drives the nodes marked in `only` until each has ended; the rest of the run is left as it is.
+pub fn drive_part(
+    store: &Store,
+    run_id: &str,
+    only: &[bool],
+    observe: &mut dyn FnMut(&Manifest),
+) -> Result<Manifest> {
+    drive_scope(store, run_id, Some(only), observe)
+}
+
+fn drive_scope(
+    store: &Store,
+    run_id: &str,
+    only: Option<&[bool]>,
+    observe: &mut dyn FnMut(&Manifest),
+) -> Result<Manifest> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut cache = Cache::default();
+    let scope = match only {
+        Some(only) => Scope::Part(run_id, only),
+        None => Scope::Driver(run_id),
+    };
     interrupt::install();
     loop {
         if let Some(signal) = interrupt::received() {
@@ -517,7 +547,7 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
             observe(&m);
             return Ok(m);
         }
-        let mut report = tick(store, Scope::Driver(run_id), &mut cache)?;
+        let mut report = tick(store, scope, &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -542,7 +572,14 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
                 .ok_or_else(|| Error::Usage(format!("run {run_id} disappeared from the store")))?,
         };
         observe(&manifest);
-        if manifest.is_finished() {
+        let part_done = only.is_some_and(|only| {
+            manifest
+                .nodes
+                .iter()
+                .zip(only)
+                .all(|(n, &mine)| !mine || n.status.is_terminal())
+        });
+        if manifest.is_finished() || part_done {
             return Ok(manifest);
         }
         let written = report.written.remove(run_id);

@@ -2,6 +2,8 @@
 //! repositories in temp folders, with an isolated git and home environment.
 
 mod ci_action;
+mod ci_fanout;
+mod ci_fanout_workflow;
 mod ci_run;
 mod compose;
 mod fixtures;
