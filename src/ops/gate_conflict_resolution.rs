@@ -178,8 +178,10 @@ fn resolve_with_agent(
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let report = crate::agent::invoke(&crate::agent::Invocation {
-        command: &agent.command,
+    let argv = agent.argv();
+    let ran = super::agent_invoke::run_agent(
+        &crate::agent::Invocation {
+        command: &argv,
         dir,
         env: env
             .into_iter()
@@ -190,9 +192,12 @@ fn resolve_with_agent(
             crate::agent::DEFAULT_TIMEOUT,
             std::time::Duration::from_secs,
         ),
-    })
-    .map_err(|e| format!("{} (the agent of `{table}`)", super::error_chain(&e)))?;
-    Ok(report.ending.exit_code())
+    },
+        agent.format(),
+        None,
+    )
+    .map_err(|e| format!("{} (the agent of {table})", super::error_chain(&e)))?;
+    Ok(ran.ending.exit_code())
 }
 
 #[cfg(test)]
