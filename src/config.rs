@@ -254,7 +254,8 @@ pub fn choose_agent(
 ) -> Option<AgentChoice> {
     let pick = |config: &Config, file: &str, per_alias: bool| {
         let found = if per_alias {
-            alias.and_then(|a| config.agents.get_key_value(a))
+            alias
+                .and_then(|a| config.agents.get_key_value(a))
                 .map(|(a, agent)| (format!("[agents.{a}]"), agent))
         } else {
             config.agent.as_ref().map(|a| ("[agent]".to_owned(), a))
@@ -310,16 +311,25 @@ mod tests {
 
     #[test]
     fn precedence_is_user_alias_repo_alias_user_default_repo_default() {
-        let repo = parse_config(0, "[agent]\ncommand = [\"r\"]\n[agents.draft]\ncommand = [\"rd\"]\n")
-            .0
-            .unwrap();
-        let user = parse_user_config(1, "[agent]\npreset = \"codex\"\n[agents.merge]\npreset = \"gemini\"\n")
-            .0
-            .unwrap();
+        let repo = parse_config(
+            0,
+            "[agent]\ncommand = [\"r\"]\n[agents.draft]\ncommand = [\"rd\"]\n",
+        )
+        .0
+        .unwrap();
+        let user = parse_user_config(
+            1,
+            "[agent]\npreset = \"codex\"\n[agents.merge]\npreset = \"gemini\"\n",
+        )
+        .0
+        .unwrap();
         let u = Some((&user, "~/.config/vizier/config.toml"));
         let pick = |alias| choose_agent(Some(&repo), u, alias).unwrap();
         assert_eq!(pick(Some("merge")).agent.argv()[0], "gemini");
-        assert_eq!(pick(Some("merge")).describe(), "`[agents.merge]` in `~/.config/vizier/config.toml`");
+        assert_eq!(
+            pick(Some("merge")).describe(),
+            "`[agents.merge]` in `~/.config/vizier/config.toml`"
+        );
         assert_eq!(pick(Some("draft")).agent.argv(), ["rd"]);
         assert_eq!(pick(Some("draft")).file, CONFIG_PATH);
         assert_eq!(pick(Some("ship")).agent.argv()[0], "codex");
@@ -337,7 +347,16 @@ mod tests {
         assert!(findings.is_empty(), "{findings:?}");
         let config = config.unwrap();
         let agent = config.agent.unwrap();
-        assert_eq!(agent.argv(), ["claude", "-p", "--output-format", "stream-json", "--verbose"]);
+        assert_eq!(
+            agent.argv(),
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose"
+            ]
+        );
         assert_eq!(agent.format(), OutputFormat::ClaudeStream);
         assert_eq!(config.agents["a"].argv(), ["my-claude"]);
         assert_eq!(config.agents["a"].format(), OutputFormat::ClaudeStream);
@@ -346,7 +365,8 @@ mod tests {
 
     #[test]
     fn a_misspelt_preset_or_output_is_invalid_with_a_hint() {
-        let (_, findings) = parse_config(0, "[agent]\npreset = \"claud\"\noutput = \"codex-json\"\n");
+        let (_, findings) =
+            parse_config(0, "[agent]\npreset = \"claud\"\noutput = \"codex-json\"\n");
         let got: Vec<_> = findings
             .iter()
             .map(|f| (f.rule.id(), f.help.clone().unwrap_or_default()))
@@ -362,9 +382,14 @@ mod tests {
 
     #[test]
     fn the_user_config_may_set_only_agents() {
-        let (_, findings) = parse_user_config(0, "[agent]\npreset = \"codex\"\n[ci]\ntemplates = []\n");
+        let (_, findings) =
+            parse_user_config(0, "[agent]\npreset = \"codex\"\n[ci]\ntemplates = []\n");
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].rule.id(), "unknown-field");
-        assert!(findings[0].message.contains("user-level"), "{}", findings[0].message);
+        assert!(
+            findings[0].message.contains("user-level"),
+            "{}",
+            findings[0].message
+        );
     }
 }

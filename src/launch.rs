@@ -117,7 +117,9 @@ pub fn prepare(
 
 /// The user-level config, when it is read and exists: parsed with the same rules as the
 /// repository's; a broken one is reported like a template (positions in that file).
-pub fn load_user_config(asked: bool) -> Result<std::result::Result<Option<(Config, String)>, Report>> {
+pub fn load_user_config(
+    asked: bool,
+) -> Result<std::result::Result<Option<(Config, String)>, Report>> {
     if !crate::config::user_config_wanted(asked) {
         return Ok(Ok(None));
     }
@@ -206,7 +208,11 @@ pub fn prepare_with(
 
 /// A run with an `agent.invoke` node needs an agent in the config (SPEC.md §7, §9): without one it is
 /// refused here, before anything is written, naming the table to add.
-fn require_agent(plan: &Plan, config: Option<&Config>, user: Option<(&Config, &str)>) -> Result<()> {
+fn require_agent(
+    plan: &Plan,
+    config: Option<&Config>,
+    user: Option<(&Config, &str)>,
+) -> Result<()> {
     let Some(node) = plan
         .nodes
         .iter()

@@ -220,7 +220,11 @@ pub fn substitute(
     Ok(out)
 }
 
-fn lookup<'u>(upstream: &'u BTreeMap<String, Outputs>, node: &str, name: &str) -> Result<&'u str, String> {
+fn lookup<'u>(
+    upstream: &'u BTreeMap<String, Outputs>,
+    node: &str,
+    name: &str,
+) -> Result<&'u str, String> {
     match upstream.get(node) {
         None => Err(format!(
             "node `{node}` left no outputs for `${{nodes.{node}.outputs.{name}}}` (it did not run, or is not upstream of this node)"
@@ -229,7 +233,11 @@ fn lookup<'u>(upstream: &'u BTreeMap<String, Outputs>, node: &str, name: &str) -
             let known: Vec<&str> = outputs.keys().map(String::as_str).collect();
             format!(
                 "node `{node}` has no output `{name}` (it wrote: {})",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             )
         }),
     }
@@ -237,7 +245,12 @@ fn lookup<'u>(upstream: &'u BTreeMap<String, Outputs>, node: &str, name: &str) -
 
 /// Prepares a node's start: reads the outputs of its upstream nodes, resolves the output references
 /// in its deferred args, and gives the environment variables plus `$VIZIER_OUTPUT` (an empty file).
-pub fn prepare(store: &Store, node: &PlanNode, run_id: &str, attempt: u32) -> Result<Inputs, String> {
+pub fn prepare(
+    store: &Store,
+    node: &PlanNode,
+    run_id: &str,
+    attempt: u32,
+) -> Result<Inputs, String> {
     let plan = store.load_plan(run_id).map_err(|e| e.to_string())?;
     let mut upstream_outputs = BTreeMap::new();
     let mut env = Vec::new();
@@ -302,8 +315,12 @@ pub fn collect(
 ) -> Result<Outputs, String> {
     let path = output_file(store, job_id, attempt);
     let text = match std::fs::read(&path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|_| format!("`${OUTPUT_ENV}` (`{}`) is not valid UTF-8", display(store, &path)))?,
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            format!(
+                "`${OUTPUT_ENV}` (`{}`) is not valid UTF-8",
+                display(store, &path)
+            )
+        })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("cannot read `${OUTPUT_ENV}`: {e}")),
     };
@@ -373,6 +390,36 @@ pub fn defer_params(text: &str, params: &BTreeMap<String, String>) -> Result<Str
     Ok(out)
 }
 
+/// The output references in `text`: (byte range of the whole `${…}` in `text`, node id, name).
+pub fn refs_in(text: &str) -> Vec<(std::ops::Range<usize>, &str, &str)> {
+    let base = text.as_ptr() as usize;
+    pieces(text)
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Ref(inner) => {
+                let (node, name) = parse_ref(inner)?;
+                let start = inner.as_ptr() as usize - base - 2;
+                Some((start..start + inner.len() + 3, node, name))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `text` with the node id of every output reference mapped through `rename` (composition renames
+/// `<id>` to `<stage>__<id>`); everything else, escapes included, is kept byte for byte.
+pub fn rename_refs(text: &str, rename: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (range, node, name) in refs_in(text) {
+        out.push_str(&text[at..range.start]);
+        out.push_str(&format!("${{nodes.{}.outputs.{name}}}", rename(node)));
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// Whether text holds a `${nodes.…}` reference.
 pub fn has_output_ref(text: &str) -> bool {
     pieces(text)
@@ -386,19 +433,32 @@ mod tests {
 
     #[test]
     fn lines_and_blocks_parse_like_github_outputs() {
-        let got = parse("version=1.2.3\nnotes<<EOF\nline one\nline=two\nEOF\n\nempty=\nversion=2\r\n").unwrap();
+        let got =
+            parse("version=1.2.3\nnotes<<EOF\nline one\nline=two\nEOF\n\nempty=\nversion=2\r\n")
+                .unwrap();
         assert_eq!(got["version"], "2");
         assert_eq!(got["notes"], "line one\nline=two");
         assert_eq!(got["empty"], "");
-        assert!(parse("notes<<EOF\nnever closed\n").unwrap_err().contains("never ends"));
+        assert!(
+            parse("notes<<EOF\nnever closed\n")
+                .unwrap_err()
+                .contains("never ends")
+        );
         assert!(parse("just text\n").unwrap_err().contains("line 1"));
-        assert!(parse("bad name=1\n").unwrap_err().contains("not an output name"));
+        assert!(
+            parse("bad name=1\n")
+                .unwrap_err()
+                .contains("not an output name")
+        );
     }
 
     #[test]
     fn env_names_are_shell_safe() {
         assert_eq!(env_name("first", "version"), "VIZIER_OUTPUT_FIRST_VERSION");
-        assert_eq!(env_name("draft__agent", "text-out"), "VIZIER_OUTPUT_DRAFT__AGENT_TEXT_OUT");
+        assert_eq!(
+            env_name("draft__agent", "text-out"),
+            "VIZIER_OUTPUT_DRAFT__AGENT_TEXT_OUT"
+        );
     }
 
     #[test]
@@ -410,17 +470,31 @@ mod tests {
 
     #[test]
     fn deferring_keeps_output_refs_and_escapes_everything_else() {
-        let params: BTreeMap<String, String> =
-            [("p".to_owned(), "v ${raw}".to_owned())].into();
+        let params: BTreeMap<String, String> = [("p".to_owned(), "v ${raw}".to_owned())].into();
         let deferred = defer_params("${p} $${lit} ${nodes.a.outputs.x}", &params).unwrap();
         assert_eq!(deferred, "v $${raw} $${lit} ${nodes.a.outputs.x}");
         let upstream: BTreeMap<String, Outputs> =
             [("a".to_owned(), [("x".to_owned(), "1".to_owned())].into())].into();
-        assert_eq!(substitute_deferred(&deferred, &upstream).unwrap(), "v ${raw} ${lit} 1");
+        assert_eq!(
+            substitute_deferred(&deferred, &upstream).unwrap(),
+            "v ${raw} ${lit} 1"
+        );
         let err = substitute_deferred("${nodes.a.outputs.y}", &upstream).unwrap_err();
         assert!(err.contains("no output `y`") && err.contains("x"), "{err}");
         let err = substitute_deferred("${nodes.b.outputs.y}", &upstream).unwrap_err();
         assert!(err.contains("node `b`"), "{err}");
+    }
+
+    #[test]
+    fn renaming_keeps_escapes_and_positions() {
+        let text = "a $${nodes.x.outputs.y} ${nodes.x.outputs.y} ${p}";
+        let refs = refs_in(text);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(&text[refs[0].0.clone()], "${nodes.x.outputs.y}");
+        assert_eq!(
+            rename_refs(text, |n| format!("s__{n}")),
+            "a $${nodes.x.outputs.y} ${nodes.s__x.outputs.y} ${p}"
+        );
     }
 
     #[test]

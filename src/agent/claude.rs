@@ -25,7 +25,10 @@ pub fn event(event: &Value, t: &mut Tracker) -> String {
             }
             for block in blocks(event) {
                 match str_at(block, "/type").unwrap_or("") {
-                    "text" => parts.push(format!("says: {}", clip(str_at(block, "/text").unwrap_or("")))),
+                    "text" => parts.push(format!(
+                        "says: {}",
+                        clip(str_at(block, "/text").unwrap_or(""))
+                    )),
                     "tool_use" => parts.push(format!(
                         "tool call: {} {}",
                         str_at(block, "/name").unwrap_or("?"),
@@ -65,7 +68,10 @@ pub fn event(event: &Value, t: &mut Tracker) -> String {
             let subtype = str_at(event, "/subtype").unwrap_or("");
             let is_error = event.get("is_error").and_then(Value::as_bool) == Some(true);
             let turns = event.get("num_turns").and_then(Value::as_u64).unwrap_or(0);
-            let ms = event.get("duration_ms").and_then(Value::as_u64).unwrap_or(0);
+            let ms = event
+                .get("duration_ms")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             if subtype == "success" && !is_error {
                 let answer = str_at(event, "/result").unwrap_or("").to_owned();
                 let line = format!(

@@ -109,7 +109,9 @@ fn item_line(completed: bool, item: &Value, t: &mut Tracker) -> String {
         ),
         "todo_list" => format!(
             "todo list: {} items",
-            item.get("items").and_then(Value::as_array).map_or(0, Vec::len)
+            item.get("items")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
         ),
         "error" => format!("error: {}", clip(str_at(item, "/message").unwrap_or(""))),
         other => format!("item: {other}"),

@@ -100,17 +100,20 @@ impl Tracker {
     /// The final answer, or why there is none.
     pub fn finish(&self) -> Result<String, String> {
         if let Some(error) = &self.error {
-            return Err(format!("the agent reported an error: {error}"));
+            return Err(format!(
+                "no final answer: the agent reported an error: {error}"
+            ));
         }
         match &self.answer {
             Some(answer) if !answer.trim().is_empty() => Ok(answer.clone()),
             _ => Err(format!(
-                "the agent's {} stream ended without a final answer ({}; {} events, {} unreadable lines)",
+                "no final answer: the agent's {} stream ended without one ({}; {} events, {} unreadable lines)",
                 self.format.as_str(),
                 match self.format {
                     OutputFormat::ClaudeStream => "no successful `result` event",
                     OutputFormat::CodexJsonl => "no completed `agent_message` item",
-                    OutputFormat::GeminiStream => "no assistant message before a successful `result` event",
+                    OutputFormat::GeminiStream =>
+                        "no assistant message before a successful `result` event",
                     OutputFormat::Text => "no output",
                 },
                 self.events,
@@ -167,10 +170,13 @@ mod tests {
             Some("[codex] (not a JSON event) oops {")
         );
         assert_eq!(t.feed("   "), None);
-        assert_eq!(t.feed("[1,2]").as_deref(), Some("[codex] (not a JSON event) [1,2]"));
+        assert_eq!(
+            t.feed("[1,2]").as_deref(),
+            Some("[codex] (not a JSON event) [1,2]")
+        );
         assert_eq!(t.malformed, 2);
         let err = t.finish().unwrap_err();
-        assert!(err.contains("without a final answer"), "{err}");
+        assert!(err.starts_with("no final answer"), "{err}");
     }
 
     #[test]

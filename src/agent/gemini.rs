@@ -60,7 +60,10 @@ pub fn event(event: &Value, t: &mut Tracker) -> String {
                     .pointer("/stats/total_tokens")
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
-                format!("finished: {tokens} tokens, answer of {}", size(t.pending.len()))
+                format!(
+                    "finished: {tokens} tokens, answer of {}",
+                    size(t.pending.len())
+                )
             } else {
                 let message = str_at(event, "/error/message")
                     .map(clip)

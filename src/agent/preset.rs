@@ -35,7 +35,13 @@ impl Preset {
     /// stdin is not a terminal, the prompt being stdin).
     pub fn command(self) -> Vec<String> {
         let argv: &[&str] = match self {
-            Preset::Claude => &["claude", "-p", "--output-format", "stream-json", "--verbose"],
+            Preset::Claude => &[
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ],
             Preset::Codex => &["codex", "exec", "--json", "-"],
             Preset::Gemini => &["gemini", "--output-format", "stream-json"],
         };

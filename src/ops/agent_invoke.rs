@@ -65,7 +65,10 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
     let mut env = ctx.env.clone();
     env.extend(agent_config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-    let raw = ctx.store.job_dir(&ctx.node.job_id).join("agent-stream.jsonl");
+    let raw = ctx
+        .store
+        .job_dir(&ctx.node.job_id)
+        .join("agent-stream.jsonl");
     let ran = match run_agent(
         &Invocation {
             command: &argv,
@@ -79,10 +82,7 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
     ) {
         Ok(ran) => ran,
         Err(e) => {
-            return OpResult::failed(format!(
-                "{} (the agent of {table})",
-                error_chain(&e)
-            ));
+            return OpResult::failed(format!("{} (the agent of {table})", error_chain(&e)));
         }
     };
     let code = ran.ending.exit_code();
@@ -140,7 +140,9 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
         result.exit_code = Some(code);
     }
     if let Ok(text) = ran.answer {
-        result.outputs.insert(crate::outputs::AGENT_TEXT.to_owned(), text);
+        result
+            .outputs
+            .insert(crate::outputs::AGENT_TEXT.to_owned(), text);
     }
     result
 }

@@ -181,18 +181,18 @@ fn resolve_with_agent(
     let argv = agent.argv();
     let ran = super::agent_invoke::run_agent(
         &crate::agent::Invocation {
-        command: &argv,
-        dir,
-        env: env
-            .into_iter()
-            .chain(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .collect(),
-        prompt: &prompt,
-        timeout: agent.timeout_secs.map_or(
-            crate::agent::DEFAULT_TIMEOUT,
-            std::time::Duration::from_secs,
-        ),
-    },
+            command: &argv,
+            dir,
+            env: env
+                .into_iter()
+                .chain(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect(),
+            prompt: &prompt,
+            timeout: agent.timeout_secs.map_or(
+                crate::agent::DEFAULT_TIMEOUT,
+                std::time::Duration::from_secs,
+            ),
+        },
         agent.format(),
         None,
     )

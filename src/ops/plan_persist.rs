@@ -93,10 +93,8 @@ fn persist(ctx: &OpContext<'_>) -> Result<OpResult, String> {
         let output = match (text, crate::store::read_payload(&payload)) {
             (Some(text), _) => text,
             (None, Ok(p)) => p.text,
-            (None, Err(_)) => {
-                std::fs::read_to_string(ctx.store.job_dir(&agent).join("stdout.log"))
-                    .unwrap_or_default()
-            }
+            (None, Err(_)) => std::fs::read_to_string(ctx.store.job_dir(&agent).join("stdout.log"))
+                .unwrap_or_default(),
         };
         if !output.trim().is_empty() {
             body = Some(output);

@@ -63,7 +63,8 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
             .chain(node.retry.iter().filter_map(|r| r.budget.as_ref()));
         for text in texts {
             for name in references(&text.value) {
-                if !declared.contains(name) {
+                // `${nodes.<id>.outputs.<name>}` is an output reference: `output-ref` checks it.
+                if !declared.contains(name) && !crate::outputs::is_output_ref(name) {
                     let help = crate::diagnostic::did_you_mean(name, declared.iter().copied())
                         .map(|c| format!("did you mean `{c}`?"))
                         .unwrap_or_else(|| format!("declare it: `[params]` `{name} = \"…\"` (or write `$${{` for a literal `${{`)"));

@@ -5,6 +5,8 @@
 
 mod artifacts;
 mod contracts;
+mod output_in_shell;
+mod output_ref;
 mod structure;
 mod uses;
 
@@ -52,6 +54,8 @@ pub fn check_template(template: &Template, sources: &SourceMap, findings: &mut V
     structure::check(&mut ctx, template, &graph);
     artifacts::check(&mut ctx, template);
     contracts::check(&mut ctx, template, &graph);
+    output_in_shell::check(&mut ctx, template);
+    output_ref::check(&mut ctx, template, &graph);
 }
 
 /// The outcome of validating a set of files.

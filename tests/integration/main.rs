@@ -1,6 +1,7 @@
 //! One integration test binary: each module drives the real `vizier` binary against real git
 //! repositories in temp folders, with an isolated git and home environment.
 
+mod agents;
 mod ci_action;
 mod ci_run;
 mod compose;
