@@ -257,15 +257,35 @@ pub fn prepare(
     if let Some(index) = plan.nodes.iter().position(|n| n.job_id == node.job_id) {
         let mut order = upstream(&plan, index);
         order.reverse(); // farthest first, so a nearer node's variable comes later and wins.
+        // In a composition, a node of the same stage is also known by the id its own template
+        // gave it (`agent` for `draft__agent`): prompt files and scripts are not renamed.
+        let prefix = node
+            .stage
+            .as_ref()
+            .map(|s| format!("{s}{}", crate::template::compose::STAGE_SEPARATOR));
+        let mut local = Vec::new();
         for i in order {
             let up = &plan.nodes[i];
             if let Some(file) = read(store, &up.job_id) {
+                let short = prefix
+                    .as_deref()
+                    .and_then(|p| up.node_id.strip_prefix(p))
+                    .filter(|_| up.stage == node.stage);
                 for (name, value) in &file.outputs {
+                    if let Some(short) = short {
+                        local.push((env_name(short, name), value.clone()));
+                    }
                     env.push((env_name(&up.node_id, name), value.clone()));
+                }
+                if let Some(short) = short {
+                    upstream_outputs
+                        .entry(short.to_owned())
+                        .or_insert_with(|| file.outputs.clone());
                 }
                 upstream_outputs.insert(up.node_id.clone(), file.outputs);
             }
         }
+        env.extend(local);
     }
     let mut resolved = node.clone();
     for arg in &node.output_args {

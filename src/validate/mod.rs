@@ -7,6 +7,7 @@ mod artifacts;
 mod contracts;
 mod output_in_shell;
 mod output_ref;
+mod prompt_files;
 mod structure;
 mod uses;
 
@@ -99,6 +100,8 @@ struct Driver<'r> {
     stack: Vec<String>,
     summaries: Vec<FileSummary>,
     config: Option<Config>,
+    /// Prompt files already read, by path.
+    prompt_files: HashMap<String, usize>,
 }
 
 /// Validates `paths` (repository-relative) as read through `reader`. A path that does not exist is an
@@ -112,6 +115,7 @@ pub fn validate(reader: &dyn Reader, paths: &[String]) -> Result<Report> {
         stack: Vec::new(),
         summaries: Vec::new(),
         config: None,
+        prompt_files: HashMap::new(),
     };
     let mut paths: Vec<&String> = paths.iter().collect();
     paths.sort();
@@ -218,6 +222,14 @@ impl Driver<'_> {
                 found.retain(|f| f.file == file || !seen.contains(&place(f)));
             }
             self.findings.extend(found);
+            prompt_files::check(
+                self.reader,
+                &mut self.sources,
+                &mut self.prompt_files,
+                template,
+                file,
+                &mut self.findings,
+            )?;
         }
         let ok = !self.findings[first_finding..]
             .iter()

@@ -12,6 +12,7 @@ mod jobs;
 mod ops_agent;
 mod ops_git;
 mod outputs;
+mod prompt_files;
 mod run;
 mod schema;
 mod support;

@@ -17,9 +17,19 @@ pub fn release_template() -> String {
 }
 
 fn run_json(repo: &Repo, args: &[&str]) -> (i32, Value) {
-    let out = repo.vizier().args(["run"]).args(args).args(["--format", "json"]).output().unwrap();
+    let out = repo
+        .vizier()
+        .args(["run"])
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let m = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status.code().unwrap(), m)
 }
@@ -60,7 +70,10 @@ fn an_output_reaches_a_later_script_as_a_variable_and_a_builtin_arg_as_text() {
     assert_eq!(record["metadata"]["outputs"]["version"], "1.2.3");
     let shown = repo.vizier().args(["jobs", "show", job]).output().unwrap();
     let shown = String::from_utf8(shown.stdout).unwrap();
-    assert!(shown.contains("outputs:") && shown.contains("\"version\":\"1.2.3\""), "{shown}");
+    assert!(
+        shown.contains("outputs:") && shown.contains("\"version\":\"1.2.3\""),
+        "{shown}"
+    );
     let file: Value =
         serde_json::from_str(&repo.read(&format!(".vizier/jobs/{job}/outputs.json"))).unwrap();
     assert_eq!(file["outputs"]["version"], "1.2.3");
@@ -68,10 +81,13 @@ fn an_output_reaches_a_later_script_as_a_variable_and_a_builtin_arg_as_text() {
 
 #[test]
 fn two_concurrent_runs_each_see_their_own_outputs() {
-    let repo = repo_with("release", &release_template().replace(
-        "echo \"version=${version}\" >> \"$VIZIER_OUTPUT\"",
-        "sleep 0.3; echo \"version=${version}\" >> \"$VIZIER_OUTPUT\"",
-    ));
+    let repo = repo_with(
+        "release",
+        &release_template().replace(
+            "echo \"version=${version}\" >> \"$VIZIER_OUTPUT\"",
+            "sleep 0.3; echo \"version=${version}\" >> \"$VIZIER_OUTPUT\"",
+        ),
+    );
     let versions = ["1.0.0", "2.0.0"];
     let children: Vec<_> = versions
         .iter()
@@ -100,8 +116,12 @@ fn two_concurrent_runs_each_see_their_own_outputs() {
 fn a_missing_output_fails_the_consumer_naming_the_node_and_the_output() {
     let repo = repo_with(
         "release",
-        &release_template().replace("echo \"version=${version}\"", "echo \"other=${version}\"")
-            .replace("test \"$VIZIER_OUTPUT_FIRST_VERSION\" = \"${version}\" && ", ""),
+        &release_template()
+            .replace("echo \"version=${version}\"", "echo \"other=${version}\"")
+            .replace(
+                "test \"$VIZIER_OUTPUT_FIRST_VERSION\" = \"${version}\" && ",
+                "",
+            ),
     );
     let (code, m) = run_json(&repo, &["release"]);
     assert_eq!(code, 1, "{m}");
@@ -128,7 +148,10 @@ fn an_output_over_one_mib_fails_its_node() {
     let first = node(&m, "first");
     assert_eq!(first["status"], "failed");
     let reason = first["reason"].as_str().unwrap();
-    assert!(reason.contains("output `version` is 1048577 bytes") && reason.contains("1 MiB"), "{reason}");
+    assert!(
+        reason.contains("output `version` is 1048577 bytes") && reason.contains("1 MiB"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -143,5 +166,8 @@ fn a_malformed_output_file_fails_its_node_with_the_line() {
     let (code, m) = run_json(&repo, &["release"]);
     assert_eq!(code, 1);
     let reason = node(&m, "first")["reason"].as_str().unwrap().to_owned();
-    assert!(reason.contains("$VIZIER_OUTPUT") && reason.contains("line 1"), "{reason}");
+    assert!(
+        reason.contains("$VIZIER_OUTPUT") && reason.contains("line 1"),
+        "{reason}"
+    );
 }
