@@ -165,13 +165,14 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     let mut finished: Vec<Manifest> = Vec::new();
     for name in &templates {
         let resolved = launch::resolve(&ws, &cwd, name, config.as_ref())?;
-        let mut plan = match launch::prepare(&root, &resolved, &[], trigger.clone())? {
-            Prepared::Ready(plan) => *plan,
-            Prepared::Invalid(report) => {
-                out.write(&render_human(&report.diagnostics, &report.sources, false));
-                return Ok(exit::FAILED);
-            }
-        };
+        let mut plan =
+            match launch::prepare_with(&root, &resolved, &[], trigger.clone(), args.user_config)? {
+                Prepared::Ready(plan) => *plan,
+                Prepared::Invalid(report) => {
+                    out.write(&render_human(&report.diagnostics, &report.sources, false));
+                    return Ok(exit::FAILED);
+                }
+            };
         launch::materialize(&store, &mut plan, true)?;
         out.write(&format!(
             "vizier ci: run {} ({}) for {} at {}\n",

@@ -16,5 +16,6 @@ mod prompt_files;
 mod run;
 mod schema;
 mod support;
+mod user_config;
 mod validate;
 mod validate_fuzz;
