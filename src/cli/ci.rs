@@ -335,7 +335,14 @@ fn copy_run(store: &Store, m: &Manifest, artifacts: &Path) -> Result<PathBuf> {
             path: dest.clone(),
             source,
         })?;
-        for file in ["job.json", "stdout.log", "stderr.log", "outcome.json"] {
+        for file in [
+            "job.json",
+            "stdout.log",
+            "stderr.log",
+            "outcome.json",
+            "outputs.json",
+            "agent-stream.jsonl",
+        ] {
             let from = store.job_dir(&n.job_id).join(file);
             if from.exists() {
                 copy(&from, &dest.join(file))?;

@@ -171,3 +171,29 @@ fn a_malformed_output_file_fails_its_node_with_the_line() {
         "{reason}"
     );
 }
+
+#[test]
+fn outputs_are_copied_with_the_ci_artifacts() {
+    let repo = Repo::new();
+    repo.write(".vizier/workflow/ci.toml", &release_template());
+    repo.write(".gitignore", ".vizier/jobs/\n");
+    repo.commit_all("init");
+    let artifacts = repo.home.path().join("artifacts");
+    let mut cmd = repo.vizier();
+    cmd.env_remove("CI")
+        .args(["ci", "--artifacts-dir"])
+        .arg(&artifacts)
+        .assert()
+        .code(0);
+    let runs: Vec<_> = std::fs::read_dir(artifacts.join("runs")).unwrap().collect();
+    assert_eq!(runs.len(), 1);
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(runs[0].as_ref().unwrap().path()).unwrap()).unwrap();
+    assert_eq!(node(&m, "first")["metadata"]["outputs"]["version"], "1.2.3");
+    let job = node(&m, "first")["job_id"].as_str().unwrap().to_owned();
+    let copied: Value = serde_json::from_slice(
+        &std::fs::read(artifacts.join("jobs").join(&job).join("outputs.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(copied["outputs"]["version"], "1.2.3");
+}
