@@ -2,6 +2,7 @@
 //! repositories in temp folders, with an isolated git and home environment.
 
 mod agents;
+mod agents_doc;
 mod ci_action;
 mod ci_run;
 mod compose;
