@@ -24,6 +24,8 @@ use crate::template::params::{Piece, pieces};
 pub const OUTPUT_ENV: &str = "VIZIER_OUTPUT";
 /// The largest value an output may have.
 pub const VALUE_LIMIT: usize = 1 << 20;
+/// The most a node's `$VIZIER_OUTPUT` file may hold.
+pub const FILE_LIMIT: u64 = 8 << 20;
 /// The output an agent node publishes its final answer as.
 pub const AGENT_TEXT: &str = "text";
 
@@ -110,6 +112,12 @@ pub fn parse(text: &str) -> Result<Outputs, String> {
                 ));
             }
         };
+        if value.contains('\0') {
+            return Err(format!(
+                "line {}: the value of `{name}` holds a NUL byte",
+                i + 1
+            ));
+        }
         if !valid_name(name) {
             return Err(format!(
                 "line {}: `{name}` is not an output name (letters, digits, `_`, `-`)",
@@ -334,6 +342,15 @@ pub fn collect(
     from_op: &Outputs,
 ) -> Result<Outputs, String> {
     let path = output_file(store, job_id, attempt);
+    if let Ok(meta) = std::fs::metadata(&path)
+        && meta.len() > FILE_LIMIT
+    {
+        return Err(format!(
+            "`${OUTPUT_ENV}` holds {} bytes, more than the {FILE_LIMIT} bytes (8 MiB) vizier reads; \
+             each output may be at most 1 MiB",
+            meta.len()
+        ));
+    }
     let text = match std::fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             format!(

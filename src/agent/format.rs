@@ -179,6 +179,78 @@ mod tests {
         assert!(err.starts_with("no final answer"), "{err}");
     }
 
+    fn replay(format: OutputFormat, sample: &str) -> Tracker {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/agents")
+            .join(sample);
+        let mut t = Tracker::new(format);
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            if !line.starts_with('#') {
+                assert!(t.feed(line).is_some(), "{line}");
+            }
+        }
+        t
+    }
+
+    const ANSWER: &str = "# Plan\n\n1. Add the login form.\n2. Test it.";
+
+    #[test]
+    fn each_sample_gives_its_final_answer_alone() {
+        for (format, sample) in [
+            (OutputFormat::ClaudeStream, "claude.jsonl"),
+            (OutputFormat::CodexJsonl, "codex.jsonl"),
+            (OutputFormat::GeminiStream, "gemini.jsonl"),
+        ] {
+            let t = replay(format, sample);
+            assert_eq!(t.finish().as_deref(), Ok(ANSWER), "{sample}");
+            assert!(t.finished && t.malformed == 0, "{sample}");
+        }
+    }
+
+    #[test]
+    fn error_endings_say_what_the_agent_reported() {
+        let claude = replay(OutputFormat::ClaudeStream, "claude-no-answer.jsonl");
+        assert_eq!(
+            claude.finish().unwrap_err(),
+            "no final answer: the agent reported an error: `error_max_turns`"
+        );
+        let codex = replay(OutputFormat::CodexJsonl, "codex-no-answer.jsonl");
+        assert!(
+            codex
+                .finish()
+                .unwrap_err()
+                .contains("stream disconnected before completion"),
+            "{codex:?}"
+        );
+        let gemini = replay(OutputFormat::GeminiStream, "gemini-no-answer.jsonl");
+        let err = gemini.finish().unwrap_err();
+        assert!(
+            err.contains("gemini-stream stream ended without one"),
+            "{err}"
+        );
+        let mut failed = Tracker::new(OutputFormat::GeminiStream);
+        failed.feed(r#"{"type":"message","role":"assistant","content":"partial","delta":true}"#);
+        failed.feed(r#"{"type":"result","status":"error","error":{"type":"FatalTurnLimitedError","message":"turn limit"}}"#);
+        assert_eq!(
+            failed.finish().unwrap_err(),
+            "no final answer: the agent reported an error: turn limit"
+        );
+    }
+
+    #[test]
+    fn unknown_events_still_get_a_line() {
+        let mut t = Tracker::new(OutputFormat::ClaudeStream);
+        assert_eq!(
+            t.feed(r#"{"type":"stream_event","event":{}}"#).as_deref(),
+            Some("[claude] event: stream_event")
+        );
+        let mut t = Tracker::new(OutputFormat::CodexJsonl);
+        assert_eq!(
+            t.feed(r#"{"type":"item.completed","item":{"type":"file_change","changes":[{"path":"src/a.rs","kind":"update"}]}}"#).as_deref(),
+            Some("[codex] file change: update src/a.rs")
+        );
+    }
+
     #[test]
     fn clip_keeps_one_line() {
         assert_eq!(clip("a\n\n  b\tc"), "a b c");

@@ -102,3 +102,60 @@ fn read_stream(stdout: impl std::io::Read, tracker: &Mutex<Tracker>, raw: Option
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &str, timeout: Duration) -> Streamed {
+        let dir = tempfile::tempdir().unwrap();
+        let command = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
+        invoke_stream(
+            &Invocation {
+                command: &command,
+                dir: dir.path(),
+                env: Vec::new(),
+                prompt: "the prompt",
+                timeout,
+            },
+            OutputFormat::CodexJsonl,
+            Some(dir.path().join("raw.jsonl")),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_answer_comes_from_the_stream_and_the_prompt_from_stdin() {
+        let s = run(
+            r#"read -r p; printf '{"type":"item.completed","item":{"type":"agent_message","text":"%s!"}}\n' "$p""#,
+            Duration::from_secs(30),
+        );
+        assert_eq!(s.ending, Ending::Exited(0));
+        assert_eq!(s.answer.as_deref(), Ok("the prompt!"));
+        assert_eq!((s.events, s.malformed), (1, 0));
+    }
+
+    #[test]
+    fn a_timeout_stops_a_streaming_agent() {
+        let started = Instant::now();
+        let s = run(
+            "echo '{\"type\":\"turn.started\"}'; sleep 30",
+            Duration::from_millis(300),
+        );
+        assert_eq!(s.ending, Ending::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(s.answer.is_err());
+    }
+
+    #[test]
+    fn a_grandchild_holding_stdout_does_not_hang_the_node() {
+        let started = Instant::now();
+        let s = run(
+            r#"(sleep 20 &) ; echo '{"type":"item.completed","item":{"type":"agent_message","text":"ok"}}'"#,
+            Duration::from_secs(60),
+        );
+        assert_eq!(s.ending, Ending::Exited(0));
+        assert_eq!(s.answer.as_deref(), Ok("ok"));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}

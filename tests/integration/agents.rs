@@ -301,3 +301,51 @@ fn jobs_show_lists_the_agent_text_output() {
     );
     let _ = manifests(&r.repo);
 }
+
+#[test]
+fn the_log_shows_each_event_while_the_agent_still_runs() {
+    let repo = repo_with("plan", PLAN_TEMPLATE);
+    repo.write(".vizier/config.toml", "[agent]\npreset = \"claude\"\n");
+    repo.commit_all("config");
+    let bin = repo.home.path().join("bin");
+    let go = repo.home.path().join("go");
+    let sample = fixture("claude.jsonl");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Prints the first event, then waits for `go` before printing the rest.
+    let script = bin.join("claude");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat > /dev/null\nsed '/^#/d' '{s}' | head -n 1\ni=0\nwhile [ ! -e '{go}' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\nsed '/^#/d' '{s}' | tail -n +2\n",
+            s = sample.display(),
+            go = go.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.vizier()
+        .env("PATH", path_with(&bin))
+        .args(["run", "plan", "--detach"])
+        .assert()
+        .success();
+    let log = || {
+        let runs = manifests(&repo);
+        let job = node(&runs[0], "agent")["job_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        std::fs::read_to_string(repo.join(&format!(".vizier/jobs/{job}/stdout.log")))
+            .unwrap_or_default()
+    };
+    crate::run::wait_until("the first event in the log", || {
+        log().contains("session started")
+    });
+    assert_eq!(log().lines().count(), 1, "{}", log());
+    std::fs::write(&go, "").unwrap();
+    crate::run::wait_until("the run to end", || {
+        manifests(&repo)[0]["outcome"].is_string()
+    });
+    assert_eq!(manifests(&repo)[0]["outcome"], "succeeded");
+    assert_eq!(log().lines().count(), events("claude.jsonl").len());
+}
