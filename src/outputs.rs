@@ -304,7 +304,13 @@ pub fn prepare(
         }
     }
     let path = output_file(store, &node.job_id, attempt);
-    std::fs::write(&path, "").map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
+    // A fresh file, never one reached through a link someone left in the job's folder.
+    let _ = std::fs::remove_file(&path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| format!("cannot create `{}`: {e}", store.relative(&path)))?;
     env.push((OUTPUT_ENV.to_owned(), path.display().to_string()));
     Ok(Inputs {
         node: resolved,

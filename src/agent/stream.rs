@@ -79,7 +79,14 @@ pub fn invoke_stream(
 }
 
 fn read_stream(stdout: impl std::io::Read, tracker: &Mutex<Tracker>, raw: Option<PathBuf>) {
-    let mut raw = raw.and_then(|path| std::fs::File::create(path).ok());
+    let mut raw = raw.and_then(|path| {
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .ok()
+    });
     let mut reader = BufReader::new(stdout);
     let mut buf = Vec::new();
     loop {

@@ -197,3 +197,24 @@ fn outputs_are_copied_with_the_ci_artifacts() {
     .unwrap();
     assert_eq!(copied["outputs"]["version"], "1.2.3");
 }
+
+#[test]
+fn a_reference_that_is_not_an_output_reference_is_an_undeclared_param_with_the_right_form() {
+    let repo = repo_with(
+        "release",
+        &release_template().replace("${nodes.first.outputs.version}:", "${nodes.first.version}:"),
+    );
+    let out = repo
+        .vizier()
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["rule"], "undeclared-param");
+    assert_eq!(
+        d["help"],
+        "a node output is written `${nodes.<id>.outputs.<name>}`"
+    );
+}
