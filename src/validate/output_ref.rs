@@ -61,7 +61,7 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
         if !args_are_shell(node) {
             for (_, value) in &node.args {
                 check_value(
-                    ctx, template, graph, node, &upstream, node.file, value, None,
+                    ctx, template, graph, node, &upstream, node.file, value, false,
                 );
             }
         }
@@ -91,8 +91,8 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
     }
 }
 
-/// Checks the references of one text (an arg value, or a prompt file's content when `in_file`
-/// gives its file and the text's span) made by `consumer`.
+/// Checks the references of one text made by `consumer`: an arg value, or (`whole_file`) the whole
+/// content of a prompt file, whose offsets are the file's own.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check_value(
     ctx: &mut Ctx<'_>,
@@ -102,10 +102,10 @@ pub(super) fn check_value(
     upstream: &HashSet<usize>,
     file: usize,
     value: &Sp<String>,
-    in_file: Option<()>,
+    whole_file: bool,
 ) {
     for (range, target, name) in refs_in(&value.value) {
-        let span = if in_file.is_some() {
+        let span = if whole_file {
             value.span.start + range.start..value.span.start + range.end
         } else {
             ref_span(ctx, file, value, &range)

@@ -105,14 +105,7 @@ pub(super) fn check(
         let upstream = success_upstream(&graph, index);
         let whole = Sp::new(text.clone(), 0..text.len());
         check_value(
-            &mut ctx,
-            template,
-            &graph,
-            node,
-            &upstream,
-            file,
-            &whole,
-            Some(()),
+            &mut ctx, template, &graph, node, &upstream, file, &whole, true,
         );
     }
     Ok(())

@@ -165,3 +165,22 @@ fn a_user_config_setting_more_than_agents_is_rejected_with_its_position() {
     );
     assert!(!s.repo.join(".vizier/jobs/runs").exists());
 }
+
+#[test]
+fn a_message_about_the_agent_names_the_file_its_setting_came_from() {
+    let s = setup(
+        "[agent]\npreset = \"gemini\"\n",
+        "[agent]\ncommand = [\"sleep\", \"30\"]\ntimeout_secs = 1\n",
+    );
+    let (code, m, text) = run(&s, None, &[]);
+    assert_eq!(code, 1, "{text}");
+    let m = m.unwrap();
+    let reason = node(&m, "agent")["reason"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reason,
+        format!(
+            "the agent timed out after 1 s (`timeout_secs` of `[agent]` in `{}`) and was stopped",
+            s.user_config.display()
+        )
+    );
+}
