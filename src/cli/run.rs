@@ -26,22 +26,22 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     }
     let resolved = launch::resolve(&ws, &cwd, &args.template, config.as_ref())?;
     let trigger = launch::local_trigger(&ws.root);
-    let mut plan =
-        match launch::prepare_with(&ws.root, &resolved, &args.set, trigger, args.user_config)? {
-            Prepared::Invalid(report) => {
-                out.write(&render_human(
-                    &report.diagnostics,
-                    &report.sources,
-                    out.color(),
-                ));
-                out.write(&format!(
-                    "failed: {} error(s); nothing was run or written\n",
-                    report.errors()
-                ));
-                return Ok(exit::FAILED);
-            }
-            Prepared::Ready(plan) => *plan,
-        };
+    let prepared = launch::prepare_with(&ws.root, &resolved, &args.set, trigger, args.user_config);
+    let mut plan = match prepared? {
+        Prepared::Invalid(report) => {
+            out.write(&render_human(
+                &report.diagnostics,
+                &report.sources,
+                out.color(),
+            ));
+            out.write(&format!(
+                "failed: {} error(s); nothing was run or written\n",
+                report.errors()
+            ));
+            return Ok(exit::FAILED);
+        }
+        Prepared::Ready(plan) => *plan,
+    };
     let store = Store::new(&ws.root);
 
     if args.dry_run {
