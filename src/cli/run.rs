@@ -136,8 +136,9 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
             let lines = report_changes(m, &mut seen);
             if live {
                 out.write(&format!(
-                    "\r\x1b[2K{lines}{}",
-                    status_line(m, started.elapsed())
+                    "\r\x1b[2K{lines}{}{}",
+                    status_line(m, started.elapsed()),
+                    super::progress::agent_progress(&store, m)
                 ));
             } else {
                 out.write(&lines);

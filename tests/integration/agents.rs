@@ -349,3 +349,42 @@ fn the_log_shows_each_event_while_the_agent_still_runs() {
     assert_eq!(manifests(&repo)[0]["outcome"], "succeeded");
     assert_eq!(log().lines().count(), events("claude.jsonl").len());
 }
+
+/// On a terminal (a pty from util-linux `script`), the live status line of `vizier run` shows the
+/// running agent's latest event.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_live_status_line_shows_the_agents_latest_event() {
+    let repo = repo_with("plan", PLAN_TEMPLATE);
+    repo.write(".vizier/config.toml", "[agent]\npreset = \"claude\"\n");
+    repo.commit_all("config");
+    let bin = repo.home.path().join("bin");
+    let sample = fixture("claude.jsonl");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Prints the first two events, then takes a while before the rest.
+    let script = bin.join("claude");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat > /dev/null\nsed '/^#/d' '{s}' | head -n 2\nsleep 1\nsed '/^#/d' '{s}' | tail -n +3\n",
+            s = sample.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new("script");
+    cmd.current_dir(repo.path())
+        .args(["-q", "-e", "-c"])
+        .arg(format!("'{BIN}' run plan"))
+        .arg("/dev/null");
+    isolate(&mut cmd, repo.home.path());
+    cmd.env("PATH", path_with(&bin));
+    let out = cmd.output().expect("util-linux `script` runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("running: agent · agent: [claude] says: I'll look at the reposito…"),
+        "{text}"
+    );
+}
