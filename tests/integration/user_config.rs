@@ -184,3 +184,44 @@ fn a_message_about_the_agent_names_the_file_its_setting_came_from() {
         )
     );
 }
+
+#[test]
+fn xdg_config_home_names_the_folder_and_home_is_the_fallback() {
+    // `setup` writes <home>/.config/vizier/config.toml (codex).
+    let s = setup(
+        "[agent]\npreset = \"gemini\"\n",
+        "[agent]\npreset = \"codex\"\n",
+    );
+    let xdg = s.repo.home.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("vizier")).unwrap();
+    std::fs::write(
+        xdg.join("vizier/config.toml"),
+        "[agents.plan]\npreset = \"gemini\"\n",
+    )
+    .unwrap();
+    let run_with = |xdg_value: Option<&std::path::Path>| {
+        let mut cmd = s.repo.vizier();
+        cmd.env_remove("CI")
+            .env("PATH", path_with(&s.bin))
+            .args(["run", "plan", "--format", "json"]);
+        match xdg_value {
+            Some(dir) => cmd.env("XDG_CONFIG_HOME", dir),
+            None => cmd.env_remove("XDG_CONFIG_HOME"),
+        };
+        let out = cmd.output().unwrap();
+        let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+        used(&m)
+    };
+    let (program, from) = run_with(Some(&xdg));
+    assert_eq!(program, "gemini");
+    assert_eq!(
+        from,
+        format!(
+            "`[agents.plan]` in `{}`",
+            xdg.join("vizier/config.toml").display()
+        )
+    );
+    let (program, from) = run_with(None);
+    assert_eq!(program, "codex");
+    assert_eq!(from, format!("`[agent]` in `{}`", s.user_config.display()));
+}
