@@ -13,6 +13,13 @@
 //! Not here: finding the prompt and the config (the `agent.invoke` operation does that) or anything
 //! about what the agent does to the files.
 
+pub mod claude;
+pub mod codex;
+pub mod format;
+pub mod gemini;
+pub mod preset;
+pub mod stream;
+
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;

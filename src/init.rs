@@ -42,6 +42,15 @@ pub const FILES: &[ScaffoldFile] = &[
         path: ".vizier/workflow/ci.toml",
         content: include_str!("init/templates/ci.toml"),
     },
+    // The agent prompts of `draft` and `approve`, as files reviewed like code.
+    ScaffoldFile {
+        path: ".vizier/prompts/draft.md",
+        content: include_str!("init/templates/prompts/draft.md"),
+    },
+    ScaffoldFile {
+        path: ".vizier/prompts/approve.md",
+        content: include_str!("init/templates/prompts/approve.md"),
+    },
     // The composition of the three (SPEC.md §3.1): `vizier run develop`.
     ScaffoldFile {
         path: ".vizier/develop.toml",

@@ -104,12 +104,72 @@ pub enum Prepared {
     Ready(Box<Plan>),
 }
 
-/// Validates and compiles. Param problems are usage errors (exit 2).
+/// Validates and compiles. Param problems are usage errors (exit 2). The user-level config is read
+/// unless `CI=true` (see [`prepare_with`]).
 pub fn prepare(
     root: &Path,
     resolved: &Resolved,
     sets: &[String],
     trigger: Trigger,
+) -> Result<Prepared> {
+    prepare_with(root, resolved, sets, trigger, false)
+}
+
+/// The user-level config, when it is read and exists: parsed with the same rules as the
+/// repository's; a broken one is reported like a template (positions in that file).
+pub fn load_user_config(
+    asked: bool,
+) -> Result<std::result::Result<Option<(Config, String)>, Report>> {
+    if !crate::config::user_config_wanted(asked) {
+        return Ok(Ok(None));
+    }
+    let Some(path) = crate::config::user_config_path() else {
+        return Ok(Ok(None));
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(None)),
+        Err(source) => {
+            return Err(Error::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    let shown = path.display().to_string();
+    let mut sources = crate::diagnostic::SourceMap::default();
+    let file = sources.add(crate::diagnostic::SourceFile::new(shown.as_str(), text));
+    let (config, findings) = crate::config::parse_user_config(file, &sources.get(file).text);
+    let ok = !findings
+        .iter()
+        .any(|f| f.severity == crate::diagnostic::Severity::Error);
+    if ok && let Some(config) = config {
+        return Ok(Ok(Some((config, shown))));
+    }
+    let mut sink = crate::diagnostic::Sink::new(&sources);
+    for finding in findings {
+        sink.push(finding);
+    }
+    let diagnostics = sink.finish();
+    Ok(Err(Report {
+        files: vec![crate::diagnostic::FileSummary {
+            path: shown,
+            template_id: None,
+            ok: false,
+        }],
+        diagnostics,
+        sources,
+        ..Report::default()
+    }))
+}
+
+/// As [`prepare`]; `user_config` is `--user-config`: read the user-level config even under CI.
+pub fn prepare_with(
+    root: &Path,
+    resolved: &Resolved,
+    sets: &[String],
+    trigger: Trigger,
+    user_config: bool,
 ) -> Result<Prepared> {
     let reader = WorkTree {
         root: root.to_path_buf(),
@@ -122,6 +182,10 @@ pub fn prepare(
     if report.errors() > 0 {
         return Ok(Prepared::Invalid(Box::new(report)));
     }
+    let user = match load_user_config(user_config)? {
+        Ok(user) => user,
+        Err(report) => return Ok(Prepared::Invalid(Box::new(report))),
+    };
     let template = report
         .templates
         .get(&resolved.path)
@@ -135,13 +199,20 @@ pub fn prepare(
         resolved.alias.clone(),
     )
     .map_err(compile_error)?;
-    require_agent(&plan, report.config.as_ref())?;
+    let mut plan = plan;
+    let user = user.as_ref().map(|(c, p)| (c, p.as_str()));
+    require_agent(&plan, report.config.as_ref(), user)?;
+    plan.user_config = user.map(|(_, p)| p.to_owned());
     Ok(Prepared::Ready(Box::new(plan)))
 }
 
 /// A run with an `agent.invoke` node needs an agent in the config (SPEC.md §7, §9): without one it is
 /// refused here, before anything is written, naming the table to add.
-fn require_agent(plan: &Plan, config: Option<&Config>) -> Result<()> {
+fn require_agent(
+    plan: &Plan,
+    config: Option<&Config>,
+    user: Option<(&Config, &str)>,
+) -> Result<()> {
     let Some(node) = plan
         .nodes
         .iter()
@@ -150,13 +221,13 @@ fn require_agent(plan: &Plan, config: Option<&Config>) -> Result<()> {
         return Ok(());
     };
     let alias = plan.alias.as_deref();
-    if config.and_then(|c| c.agent_for(alias)).is_some() {
+    if crate::config::choose_agent(config, user, alias).is_some() {
         return Ok(());
     }
     Err(Error::Usage(format!(
         "`{}` has an agent node (`{}`) but no agent is configured: add {}`[agent]` with \
-         `command = [\"your-agent\", ...]` to `{CONFIG_PATH}` (the prompt arrives on stdin); \
-         nothing was run or written",
+         `command = [\"your-agent\", ...]` (or `preset = \"claude\"`) to `{CONFIG_PATH}` or to \
+         your user-level config (the prompt arrives on stdin); nothing was run or written",
         plan.template.path,
         node.node_id,
         alias.map_or(String::new(), |a| format!("`[agents.{a}]` or ")),

@@ -18,6 +18,7 @@ pub mod hooks;
 pub mod init;
 pub mod launch;
 pub mod ops;
+pub mod outputs;
 pub mod runner;
 pub mod schedule;
 pub mod schema;

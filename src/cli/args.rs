@@ -96,6 +96,9 @@ pub struct RunArgs {
     pub dry_run: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: RunFormat,
+    /// Read the user-level agent config ($XDG_CONFIG_HOME/vizier/config.toml) even under CI=true
+    #[arg(long)]
+    pub user_config: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -122,6 +125,9 @@ pub struct CiArgs {
     pub artifacts_dir: Option<PathBuf>,
     #[arg(long, value_enum)]
     pub format: Option<CiFormat>,
+    /// Read the user-level agent config ($XDG_CONFIG_HOME/vizier/config.toml) even under CI=true
+    #[arg(long)]
+    pub user_config: bool,
 }
 
 /// `vizier ci plan|node|collect`: one push's runs over many runners.

@@ -111,7 +111,9 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     let mut finished: Vec<Manifest> = Vec::new();
     for name in &templates {
         let resolved = launch::resolve(&ws, &cwd, name, config.as_ref())?;
-        let mut plan = match launch::prepare(&root, &resolved, &[], trigger.clone())? {
+        let prepared =
+            launch::prepare_with(&root, &resolved, &[], trigger.clone(), args.user_config);
+        let mut plan = match prepared? {
             Prepared::Ready(plan) => *plan,
             Prepared::Invalid(report) => {
                 out.write(&render_human(&report.diagnostics, &report.sources, false));
@@ -205,6 +207,13 @@ fn copy_run(store: &Store, m: &Manifest, artifacts: &Path) -> Result<PathBuf> {
             source,
         })?;
         for file in ["job.json", "stdout.log", "stderr.log", "outcome.json"] {
+            let from = store.job_dir(&n.job_id).join(file);
+            if from.exists() {
+                copy(&from, &dest.join(file))?;
+            }
+        }
+        // Node outputs and an agent's raw stream travel with the records (docs/agents.md).
+        for file in ["outputs.json", "agent-stream.jsonl"] {
             let from = store.job_dir(&n.job_id).join(file);
             if from.exists() {
                 copy(&from, &dest.join(file))?;

@@ -8,6 +8,7 @@ mod hooks;
 mod init;
 mod jobs;
 mod output;
+mod progress;
 mod run;
 mod validate;
 

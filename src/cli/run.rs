@@ -26,7 +26,8 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     }
     let resolved = launch::resolve(&ws, &cwd, &args.template, config.as_ref())?;
     let trigger = launch::local_trigger(&ws.root);
-    let mut plan = match launch::prepare(&ws.root, &resolved, &args.set, trigger)? {
+    let prepared = launch::prepare_with(&ws.root, &resolved, &args.set, trigger, args.user_config);
+    let mut plan = match prepared? {
         Prepared::Invalid(report) => {
             out.write(&render_human(
                 &report.diagnostics,
@@ -135,8 +136,9 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
             let lines = report_changes(m, &mut seen);
             if live {
                 out.write(&format!(
-                    "\r\x1b[2K{lines}{}",
-                    status_line(m, started.elapsed())
+                    "\r\x1b[2K{lines}{}{}",
+                    status_line(m, started.elapsed()),
+                    super::progress::agent_progress(&store, m)
                 ));
             } else {
                 out.write(&lines);

@@ -130,6 +130,10 @@ pub struct PlanNode {
     pub preconditions: Vec<PlanPrecondition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
+    /// Args holding `${nodes.<id>.outputs.<name>}`: their params are substituted, the output
+    /// references are resolved when the node starts (`outputs::prepare`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_args: Vec<String>,
 }
 
 impl PlanNode {
@@ -162,6 +166,9 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
     pub nodes: Vec<PlanNode>,
+    /// The user-level config this run reads its agent from (absent: none, e.g. under CI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_config: Option<String>,
 }
 
 impl Plan {
@@ -365,8 +372,20 @@ pub fn compile(
             message: "uses a label that is not canonical".into(),
         })?;
         let mut args = BTreeMap::new();
+        let mut output_args = Vec::new();
         for (k, v) in &node.args {
-            args.insert(k.value.clone(), subst(&node_id, &v.value)?);
+            let value = if crate::outputs::has_output_ref(&v.value) {
+                output_args.push(k.value.clone());
+                crate::outputs::defer_params(&v.value, &params).map_err(|name| {
+                    CompileError::Node {
+                        node: node_id.clone(),
+                        message: format!("`${{{name}}}` names an undeclared param"),
+                    }
+                })?
+            } else {
+                subst(&node_id, &v.value)?
+            };
+            args.insert(k.value.clone(), value);
         }
         let mut gates = Vec::new();
         for g in &node.gates {
@@ -460,6 +479,7 @@ pub fn compile(
                 })
                 .collect::<Result<_, CompileError>>()?,
             stage: stage_of.get(&i).cloned(),
+            output_args,
         });
     }
     for lb in &graph.loop_backs {
@@ -493,6 +513,7 @@ pub fn compile(
         },
         alias,
         nodes,
+        user_config: None,
     })
 }
 

@@ -64,6 +64,8 @@ rules! {
     ImportError => "import-error": "an imported template cannot be read or is itself invalid",
     ParamConflict => "param-conflict": "two stages declare one param with different defaults",
     ContractConflict => "contract-conflict": "two stages declare one artifact contract differently",
+    OutputInShell => "output-in-shell": "shell text names a node output as `${nodes.<id>.outputs.<name>}` instead of reading its environment variable",
+    OutputRef => "output-ref": "`${nodes.<id>.outputs.<name>}` names a node that does not exist or is not upstream of the consumer",
     UnreachableNode => "unreachable-node": "a handler waits for an outcome its source can never have (warning)",
 }
 

@@ -46,6 +46,8 @@ pub struct OpContext<'a> {
     pub execution_root: PathBuf,
     /// `VIZIER_*` variables for scripts (SPEC.md §10).
     pub env: Vec<(String, String)>,
+    /// The run's params and the outputs of upstream nodes, for prompt files.
+    pub inputs: Option<&'a crate::outputs::Inputs>,
 }
 
 impl OpContext<'_> {
@@ -71,6 +73,8 @@ pub struct OpResult {
     pub exit_code: Option<i32>,
     pub message: Option<String>,
     pub metadata: BTreeMap<String, Value>,
+    /// Outputs the operation publishes itself (an agent's `text`), besides `$VIZIER_OUTPUT`.
+    pub outputs: BTreeMap<String, String>,
 }
 
 impl OpResult {
@@ -95,7 +99,7 @@ impl OpResult {
             outcome: if code == 0 { "succeeded" } else { "failed" },
             exit_code: Some(code),
             message: (code != 0).then(|| format!("{what} exited with code {code}")),
-            metadata: BTreeMap::new(),
+            ..OpResult::default()
         }
     }
 }

@@ -482,15 +482,29 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
     env.push((exec::ATTEMPT_ENV.into(), attempt.to_string()));
     env.push(("VIZIER_REPO_ROOT".into(), store.root.display().to_string()));
     env.push((exec::ROOT_ENV.into(), execution_root.display().to_string()));
+    // Node outputs: upstream values in, `$VIZIER_OUTPUT` out (crate::outputs).
+    let inputs = match crate::outputs::prepare(store, &spec.node, &spec.run_id, attempt) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            let mut result = OpResult::failed(message);
+            result
+                .metadata
+                .insert("execution_root".into(), json!(rel_root));
+            return Ok(result);
+        }
+    };
+    env.extend(inputs.env.iter().cloned());
     let ctx = OpContext {
         store,
         spec: &spec,
-        node: &spec.node,
+        node: &inputs.node,
         attempt,
         execution_root,
         env,
+        inputs: Some(&inputs),
     };
     let mut result = ops::execute(&ctx);
+    crate::outputs::finish(store, job_id, attempt, &mut result);
     result
         .metadata
         .entry("execution_root".into())

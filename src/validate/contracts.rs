@@ -68,9 +68,15 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
             }));
         for text in texts {
             for name in references(&text.value) {
-                if !declared.contains(name) {
+                // `${nodes.<id>.outputs.<name>}` is an output reference: `output-ref` checks it.
+                if !declared.contains(name) && crate::outputs::parse_ref(name).is_none() {
                     let help = crate::diagnostic::did_you_mean(name, declared.iter().copied())
                         .map(|c| format!("did you mean `{c}`?"))
+                        .or_else(|| {
+                            crate::outputs::is_output_ref(name).then(|| {
+                                "a node output is written `${nodes.<id>.outputs.<name>}`".to_owned()
+                            })
+                        })
                         .unwrap_or_else(|| format!("declare it: `[params]` `{name} = \"…\"` (or write `$${{` for a literal `${{`)"));
                     ctx.push(
                         Finding::error(

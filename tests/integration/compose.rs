@@ -240,6 +240,10 @@ fn approve_repo() -> Repo {
         include_str!("../../.vizier/workflow/approve.toml"),
     );
     repo.write(
+        ".vizier/prompts/approve.md",
+        include_str!("../../.vizier/prompts/approve.md"),
+    );
+    repo.write(
         "agent.sh",
         "#!/bin/sh\ncat > /dev/null\necho run >> runs.txt\necho 'did one more run'\n",
     );

@@ -190,7 +190,7 @@ fn init_check_reports_what_is_missing_and_writes_nothing() {
         .stdout(predicate::str::contains(
             "missing    .gitignore rules: .vizier/tmp/, .vizier/tmp-worktrees/",
         ))
-        .stdout(predicate::str::contains("incomplete: 7 missing"));
+        .stdout(predicate::str::contains("incomplete: 9 missing"));
     assert_eq!(snapshot(repo.path()), before);
 
     repo.vizier().arg("init").assert().code(0);

@@ -1,6 +1,8 @@
 //! One integration test binary: each module drives the real `vizier` binary against real git
 //! repositories in temp folders, with an isolated git and home environment.
 
+mod agents;
+mod agents_doc;
 mod ci_action;
 mod ci_fanout;
 mod ci_fanout_workflow;
@@ -12,9 +14,12 @@ mod init;
 mod jobs;
 mod ops_agent;
 mod ops_git;
+mod outputs;
+mod prompt_files;
 mod run;
 mod schema;
 mod store_defense;
 mod support;
+mod user_config;
 mod validate;
 mod validate_fuzz;
