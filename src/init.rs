@@ -1,4 +1,4 @@
-//! `vizier init` (SPEC.md §2, §8): the scaffold of a repository — `.vizier/config.toml`, the `draft`,
+//! `vizier init`: the scaffold of a repository — `.vizier/config.toml`, the `draft`,
 //! `approve`, `merge` and `ci` templates, and the ignore rules for what vizier writes at run time.
 //!
 //! Never loses a person's work: an existing file is kept as it is unless `force` is given, and then
@@ -42,7 +42,7 @@ pub const FILES: &[ScaffoldFile] = &[
         path: ".vizier/workflow/ci.toml",
         content: include_str!("init/templates/ci.toml"),
     },
-    // The composition of the three (SPEC.md §3.1): `vizier run develop`.
+    // The composition of the three: `vizier run develop`.
     ScaffoldFile {
         path: ".vizier/develop.toml",
         content: include_str!("init/templates/develop.toml"),
@@ -51,7 +51,7 @@ pub const FILES: &[ScaffoldFile] = &[
 
 pub const GITIGNORE: &str = ".gitignore";
 
-/// What vizier writes at run time and git must not track (SPEC.md §2).
+/// What vizier writes at run time and git must not track.
 pub const IGNORE_RULES: &[&str] = &[".vizier/jobs/", ".vizier/tmp/", ".vizier/tmp-worktrees/"];
 
 const IGNORE_COMMENT: &str = "# vizier: job records, scratch files and worktrees";

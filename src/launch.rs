@@ -139,7 +139,7 @@ pub fn prepare(
     Ok(Prepared::Ready(Box::new(plan)))
 }
 
-/// A run with an `agent.invoke` node needs an agent in the config (SPEC.md §7, §9): without one it is
+/// A run with an `agent.invoke` node needs an agent in the config: without one it is
 /// refused here, before anything is written, naming the table to add.
 fn require_agent(plan: &Plan, config: Option<&Config>) -> Result<()> {
     let Some(node) = plan

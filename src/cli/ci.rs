@@ -1,6 +1,6 @@
 //! `vizier ci`: validate every template, read the push, run the configured templates for the pushed
 //! commit, and leave a complete record: annotations, grouped logs, the step summary, outputs, and
-//! the artifacts folder (SPEC.md §12).
+//! the artifacts folder.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! `vizier jobs …` (SPEC.md §6): list, show, schedule, tail, retry, cancel, approve, reject, gc.
+//! `vizier jobs …`: list, show, schedule, tail, retry, cancel, approve, reject, gc.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};

@@ -1,4 +1,4 @@
-//! Operations and control policies (SPEC.md §7): what a job does once the scheduler starts it.
+//! Operations and control policies: what a job does once the scheduler starts it.
 //!
 //! Dispatch matches the identity table's [`Op`] exhaustively, one file per operation, so there is no
 //! second list of names.
@@ -44,7 +44,7 @@ pub struct OpContext<'a> {
     pub attempt: u32,
     /// Where the job runs: the repository root or a worktree inside it.
     pub execution_root: PathBuf,
-    /// `VIZIER_*` variables for scripts (SPEC.md §10).
+    /// `VIZIER_*` variables for scripts.
     pub env: Vec<(String, String)>,
 }
 

@@ -1,4 +1,4 @@
-//! Scheduling decisions (SPEC.md §5.2, §6), pure over a plan and its manifest.
+//! Scheduling decisions, pure over a plan and its manifest.
 //!
 //! A tick looks at each unfinished job in declaration order and either finishes it (its process left
 //! an outcome, or vanished), or walks the gate order — `after` dependencies → artifacts →

@@ -1,4 +1,4 @@
-//! The job store under `.vizier/jobs/` (SPEC.md §2, §5.3, §6): where records live, the scheduler
+//! The job store under `.vizier/jobs/`: where records live, the scheduler
 //! lock, atomic writes, materializing a run, and reading records back tolerantly.
 //!
 //! Layout: `<job_id>/{job.json,stdout.log,stderr.log,outcome.json,claim-<attempt>}`,
@@ -194,7 +194,7 @@ impl Store {
         })
     }
 
-    /// The first sequence number whose run id is not in the store yet (SPEC.md §5.1).
+    /// The first sequence number whose run id is not in the store yet.
     pub fn assign_free_run_id(&self, plan: &mut Plan) {
         let mut sequence = 0;
         loop {

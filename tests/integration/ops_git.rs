@@ -1,4 +1,4 @@
-//! The git operations of SPEC.md §7 — worktrees, plan documents, commits, merges with conflict
+//! The git operations — worktrees, plan documents, commits, merges with conflict
 //! resolution, the patch pipeline, build steps, merge sentinels — and the worktree clean-up of
 //! `vizier jobs retry` / `cancel`, each through a real `vizier run` on a real repository.
 
