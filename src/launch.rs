@@ -30,8 +30,12 @@ pub fn resolve(
 ) -> Result<Resolved> {
     if name.contains('/') || name.ends_with(".toml") {
         let rel = ws.relative(cwd, Path::new(name))?;
+        // A missing file is an I/O failure (exit 3), as it is for `vizier validate`.
         if !ws.root.join(&rel).is_file() {
-            return Err(Error::Usage(format!("no template file `{name}`")));
+            return Err(Error::Read {
+                path: rel,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such template file"),
+            });
         }
         return Ok(Resolved {
             path: rel,

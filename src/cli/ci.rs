@@ -21,6 +21,7 @@ use crate::validate::validate;
 use crate::workspace::{WorkTree, default_paths};
 
 pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
+    out.set_quiet(args.quiet);
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
     let root = ws.root.clone();
@@ -51,9 +52,9 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             .collect();
         let limited = limit(annotations);
         if github {
-            out.write(&limited.commands());
+            out.write_always(&limited.commands());
         } else {
-            out.write(&render_human(
+            out.write_always(&render_human(
                 &report.diagnostics,
                 &report.sources,
                 out.color(),
@@ -168,7 +169,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
         let mut plan = match launch::prepare(&root, &resolved, &[], trigger.clone())? {
             Prepared::Ready(plan) => *plan,
             Prepared::Invalid(report) => {
-                out.write(&render_human(&report.diagnostics, &report.sources, false));
+                out.write_always(&render_human(&report.diagnostics, &report.sources, false));
                 return Ok(exit::FAILED);
             }
         };
@@ -195,6 +196,8 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             manifest.run_id,
             manifest.outcome.as_deref().unwrap_or("ended")
         ));
+        let failures = crate::failure::failures(&store, &manifest);
+        out.write_always(&super::failure::render(&failures, github || gh.actions));
         finished.push(manifest);
     }
 
@@ -222,7 +225,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     }
     let limited = limit(annotations);
     if github {
-        out.write(&limited.commands());
+        out.write_always(&limited.commands());
     }
     let mut all: Vec<&Annotation> = limited.shown.iter().chain(&limited.overflow).collect();
     all.sort_by_key(|a| a.rank);

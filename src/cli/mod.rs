@@ -3,9 +3,11 @@
 
 pub mod args;
 mod ci;
+mod failure;
 mod hooks;
 mod init;
 mod jobs;
+mod man;
 mod output;
 mod run;
 mod validate;
@@ -22,7 +24,9 @@ pub use output::Output;
 
 /// Runs vizier with these arguments (the first is the program name) and returns the exit code.
 pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let argv: Vec<OsString> = argv.into_iter().collect();
     let mut out = Output::stdout();
+    out.set_json_errors(asks_for_json(&argv));
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
@@ -36,11 +40,12 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
             if code == exit::OK {
                 out.write(&rendered);
             } else {
-                out.error_text(&rendered);
+                out.usage_error(&rendered);
             }
             return ExitCode::from(code);
         }
     };
+    out.set_color(cli.color);
     let result = dispatch(cli.command, &mut out);
     match result {
         Ok(code) => ExitCode::from(code),
@@ -54,10 +59,17 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
     match command {
         Command::Validate(args) => validate::run(args, out),
-        Command::Schema => {
-            out.write(&crate::schema::render());
+        Command::Schema(args) => {
+            out.write(&if args.manifest {
+                crate::record_schema::render_manifest()
+            } else if args.job_record {
+                crate::record_schema::render_job_record()
+            } else {
+                crate::schema::render()
+            });
             Ok(exit::OK)
         }
+        Command::Man(args) => man::run(&public_command(), &args.out, out),
         Command::Completions(args) => {
             let mut buf = Vec::new();
             clap_complete::generate(args.shell, &mut public_command(), "vizier", &mut buf);
@@ -78,6 +90,14 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
     }
 }
 
+/// Whether the arguments ask for `--format json` (then errors are JSON documents on stdout too, even
+/// those found while parsing the rest of the arguments).
+fn asks_for_json(argv: &[OsString]) -> bool {
+    argv.windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || argv.iter().any(|a| a == "--format=json")
+}
+
 /// The command tree without hidden subcommands: clap_complete would otherwise offer internal entry
 /// points such as `__workflow-node` to people pressing tab.
 fn public_command() -> clap::Command {
@@ -87,6 +107,9 @@ fn public_command() -> clap::Command {
         .propagate_version(true);
     if let Some(about) = full.get_about() {
         public = public.about(about.clone());
+    }
+    for arg in full.get_arguments() {
+        public = public.arg(arg.clone());
     }
     for sub in full.get_subcommands().filter(|s| !s.is_hide_set()) {
         public = public.subcommand(sub.clone());

@@ -13,11 +13,13 @@ use crate::runner::{self, Cache, Scope};
 use crate::store::{Manifest, Status, Store};
 
 pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
+    out.set_quiet(args.quiet);
+    out.set_json_errors(args.format == RunFormat::Json);
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
     let (config, config_report) = launch::load_config(&ws.root)?;
     if let Some(report) = config_report {
-        out.write(&render_human(
+        out.write_always(&render_human(
             &report.diagnostics,
             &report.sources,
             out.color(),
@@ -28,12 +30,12 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     let trigger = launch::local_trigger(&ws.root);
     let mut plan = match launch::prepare(&ws.root, &resolved, &args.set, trigger)? {
         Prepared::Invalid(report) => {
-            out.write(&render_human(
+            out.write_always(&render_human(
                 &report.diagnostics,
                 &report.sources,
                 out.color(),
             ));
-            out.write(&format!(
+            out.write_always(&format!(
                 "failed: {} error(s); nothing was run or written\n",
                 report.errors()
             ));
@@ -59,13 +61,15 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
                         })
                     })
                     .collect();
-                let text = serde_json::to_string_pretty(&serde_json::json!({
-                    "run_id": plan.run_id,
-                    "template": plan.template,
-                    "params": plan.params,
-                    "jobs": jobs,
-                }))
-                .expect("serializes");
+                let text = super::output::versioned(
+                    &[
+                        ("run_id", serde_json::json!(plan.run_id)),
+                        ("template", serde_json::json!(plan.template)),
+                        ("params", serde_json::json!(plan.params)),
+                        ("jobs", serde_json::json!(jobs)),
+                    ],
+                    true,
+                );
                 out.write(&format!("{text}\n"));
             }
             RunFormat::Text => {
@@ -104,7 +108,18 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         match args.format {
             RunFormat::Json => out.write(&format!(
                 "{}\n",
-                serde_json::json!({ "run_id": manifest.run_id, "jobs": manifest.nodes.iter().map(|n| &n.job_id).collect::<Vec<_>>() })
+                super::output::versioned(
+                    &[
+                        ("run_id", serde_json::json!(manifest.run_id)),
+                        (
+                            "jobs",
+                            serde_json::json!(
+                                manifest.nodes.iter().map(|n| &n.job_id).collect::<Vec<_>>()
+                            )
+                        ),
+                    ],
+                    false
+                )
             )),
             RunFormat::Text => out.write(&format!(
                 "started run {} ({} jobs); follow it with `vizier jobs list --run {}`\n",
@@ -130,13 +145,16 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     let mut seen: HashMap<usize, (Status, u32)> = HashMap::new();
     // On a terminal, a status line under the node lines is redrawn as the run moves.
     let live = text && out.is_terminal();
+    let width = out.terminal_width().unwrap_or(80);
     let final_manifest = runner::drive(&store, &plan.run_id, &mut |m: &Manifest| {
         if text {
             let lines = report_changes(m, &mut seen);
             if live {
+                // The status line never reaches the last column: a wrapped line could not be
+                // erased by the next redraw and would stay behind as a copy.
                 out.write(&format!(
                     "\r\x1b[2K{lines}{}",
-                    status_line(m, started.elapsed())
+                    fit(&status_line(m, started.elapsed()), width.saturating_sub(1))
                 ));
             } else {
                 out.write(&lines);
@@ -153,6 +171,9 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
             out.write(&format!("{text}\n"));
         }
         RunFormat::Text => {
+            let failures = crate::failure::failures(&store, &final_manifest);
+            let fence = crate::ci::github::Runner::from_env().actions;
+            out.write_always(&super::failure::render(&failures, fence));
             let mut counts: Vec<(Status, usize)> = Vec::new();
             for n in &final_manifest.nodes {
                 match counts.iter_mut().find(|(s, _)| *s == n.status) {
@@ -171,6 +192,16 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         }
     }
     Ok(if succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// `line` cut to `width` characters, with `…` marking the cut.
+fn fit(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_owned();
+    }
+    let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 /// The live status: how many nodes ended, which run, and for how long.

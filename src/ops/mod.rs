@@ -18,12 +18,14 @@ mod merge_sentinel;
 mod patch_pipeline;
 mod plan_persist;
 mod prompt_resolve;
+mod run_clean;
 mod run_state;
 mod terminal;
 mod worktree_cleanup;
 mod worktree_prepare;
 
 pub use git_cmd::dirty_paths;
+pub use run_clean::{Cleaned, clean_run};
 pub use worktree_cleanup::{Released, release_owned};
 
 use std::collections::BTreeMap;
