@@ -15,3 +15,4 @@ mod schema;
 mod support;
 mod validate;
 mod validate_fuzz;
+mod worktree_reuse;
