@@ -217,7 +217,7 @@ fn jobs_clean_touches_one_run_and_deletes_only_merged_branches_it_created() {
     assert!(repo.git(&["branch", "--list", "draft/a"]).is_empty());
     // Run b is untouched.
     assert!(repo.join(&format!(".vizier/jobs/runs/{b}.json")).is_file());
-    assert_eq!(left_worktrees(&repo), [b_tree.clone()]);
+    assert_eq!(left_worktrees(&repo), std::slice::from_ref(&b_tree));
 
     repo.vizier()
         .args(["jobs", "clean", &b, "--delete-branches"])
