@@ -3,8 +3,8 @@
 
 use crate::failure::Failure;
 
-/// The report, one block per failed job. With `fence`, the log lines (untrusted child output) are
-/// wrapped in `::stop-commands::` so a GitHub runner does not act on workflow commands in them.
+/// The report, one block per failed job. With `fence`, the command and the log lines (untrusted
+/// child output) are wrapped in `::stop-commands::` so a GitHub runner does not act on workflow commands in them.
 pub fn render(failures: &[Failure], fence: bool) -> String {
     let mut text = String::new();
     for f in failures {
@@ -22,33 +22,38 @@ pub fn render(failures: &[Failure], fence: bool) -> String {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ));
+        // The command comes from the template and its params, the tails from the child: both are
+        // fenced together.
+        let mut body = String::new();
         if let Some(command) = &f.command {
             let mut lines = command.lines();
-            text.push_str(&format!(
+            body.push_str(&format!(
                 "  command: {}\n",
                 lines.next().unwrap_or_default()
             ));
             for line in lines {
-                text.push_str(&format!("           {line}\n"));
+                body.push_str(&format!("           {line}\n"));
             }
         }
         for (name, tail) in [("stderr", &f.stderr_tail), ("stdout", &f.stdout_tail)] {
             if tail.is_empty() {
-                text.push_str(&format!("  {name}: (empty)\n"));
+                body.push_str(&format!("  {name}: (empty)\n"));
                 continue;
             }
-            text.push_str(&format!(
+            body.push_str(&format!(
                 "  {name}, last {} line{}:\n",
                 tail.len(),
                 if tail.len() == 1 { "" } else { "s" }
             ));
-            let body: String = tail.iter().map(|l| format!("    {l}\n")).collect();
-            match fence.then(|| crate::ci::github::fenced(&body)) {
-                Some(Ok(fenced)) => text.push_str(&fenced),
-                // No randomness for a token: leave the untrusted text out rather than unfenced.
-                Some(Err(_)) => text.push_str("    (not shown: see the command below)\n"),
-                None => text.push_str(&body),
+            for l in tail.iter() {
+                body.push_str(&format!("    {l}\n"));
             }
+        }
+        match fence.then(|| crate::ci::github::fenced(&body)) {
+            Some(Ok(fenced)) => text.push_str(&fenced),
+            // No randomness for a token: leave the untrusted text out rather than unfenced.
+            Some(Err(_)) => text.push_str("  (not shown: see the command below)\n"),
+            None => text.push_str(&body),
         }
         text.push_str(&format!("  the rest: vizier jobs tail {}\n", f.job_id));
     }

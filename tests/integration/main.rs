@@ -3,6 +3,7 @@
 
 mod ci_action;
 mod ci_run;
+mod cli;
 mod compose;
 mod fixtures;
 mod hooks;
