@@ -11,6 +11,7 @@ mod init;
 mod jobs;
 mod ops_agent;
 mod ops_git;
+mod pty;
 mod run;
 mod schema;
 mod support;
