@@ -15,7 +15,7 @@ mod validate;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::error::Error;
 use crate::exit;
@@ -27,7 +27,17 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
     let argv: Vec<OsString> = argv.into_iter().collect();
     let mut out = Output::stdout();
     out.set_json_errors(asks_for_json(&argv));
-    let cli = match Cli::try_parse_from(argv) {
+    // clap's own help and errors follow `--color` too.
+    let color = match color_flag(&argv).as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    };
+    let parsed = Cli::command()
+        .color(color)
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = match e.kind() {
@@ -36,7 +46,21 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
                 }
                 _ => exit::USAGE,
             };
-            let rendered = e.render().to_string();
+            let styled = e.render();
+            let tty_color = |choice: anstream::ColorChoice| choice != anstream::ColorChoice::Never;
+            let use_color = match color {
+                clap::ColorChoice::Always => true,
+                clap::ColorChoice::Never => false,
+                _ if code == exit::OK => {
+                    tty_color(anstream::AutoStream::choice(&std::io::stdout()))
+                }
+                _ => tty_color(anstream::AutoStream::choice(&std::io::stderr())),
+            };
+            let rendered = if use_color {
+                styled.ansi().to_string()
+            } else {
+                styled.to_string()
+            };
             if code == exit::OK {
                 out.write(&rendered);
             } else {
@@ -88,6 +112,20 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The value of `--color` among the arguments, before they are parsed.
+fn color_flag(argv: &[OsString]) -> Option<String> {
+    let mut found = None;
+    for (i, a) in argv.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if let Some(v) = a.strip_prefix("--color=") {
+            found = Some(v.to_owned());
+        } else if a == "--color" {
+            found = argv.get(i + 1).map(|v| v.to_string_lossy().into_owned());
+        }
+    }
+    found
 }
 
 /// Whether the arguments ask for `--format json` (then errors are JSON documents on stdout too, even

@@ -324,6 +324,19 @@ fn color_follows_the_flag_then_no_color_clicolor_force_and_clicolor() {
         &["--color", "never", "validate"],
         &[("CLICOLOR_FORCE", "1")]
     ));
+    // clap's own errors follow the flag too.
+    let usage = |color: &str| {
+        let out = repo
+            .vizier()
+            .env("CLICOLOR_FORCE", "1")
+            .args(["--color", color, "jobs", "list", "--bogus"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        out.stderr.windows(2).any(|w| w == b"\x1b[")
+    };
+    assert!(usage("always"));
+    assert!(!usage("never"));
     repo.vizier()
         .args(["validate", "--color", "sometimes"])
         .assert()
