@@ -236,3 +236,23 @@ fn jobs_clean_touches_one_run_and_deletes_only_merged_branches_it_created() {
         .code(2)
         .stderr(predicate::str::contains("no run `run-0000000000000000`"));
 }
+
+#[test]
+fn jobs_clean_refuses_a_run_that_has_not_finished() {
+    let repo = repo_with(
+        "gated",
+        "id = \"t\"\nversion = \"v1\"\n[[nodes]]\nid = \"ok\"\nkind = \"gate\"\nuses = \"control.gate.approval\"\ngates = [{ kind = \"approval\" }]\n",
+    );
+    repo.vizier()
+        .args(["run", "gated", "--detach"])
+        .assert()
+        .code(0);
+    let m = manifests(&repo).pop().unwrap();
+    let id = run_id(&m);
+    repo.vizier()
+        .args(["jobs", "clean", &id])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has not finished"));
+    assert!(repo.join(&format!(".vizier/jobs/runs/{id}.json")).is_file());
+}
