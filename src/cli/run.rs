@@ -145,13 +145,14 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     let mut seen: HashMap<usize, (Status, u32)> = HashMap::new();
     // On a terminal, a status line under the node lines is redrawn as the run moves.
     let live = text && out.is_terminal();
-    let width = out.terminal_width().unwrap_or(80);
     let final_manifest = runner::drive(&store, &plan.run_id, &mut |m: &Manifest| {
         if text {
             let lines = report_changes(m, &mut seen);
             if live {
                 // The status line never reaches the last column: a wrapped line could not be
-                // erased by the next redraw and would stay behind as a copy.
+                // erased by the next redraw and would stay behind as a copy. The width is read
+                // on every redraw, so a resized terminal is followed.
+                let width = out.terminal_width().unwrap_or(80);
                 out.write(&format!(
                     "\r\x1b[2K{lines}{}",
                     fit(&status_line(m, started.elapsed()), width.saturating_sub(1))
@@ -194,14 +195,38 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     Ok(if succeeded { exit::OK } else { exit::FAILED })
 }
 
-/// `line` cut to `width` characters, with `…` marking the cut.
+/// `line` cut to `width` terminal columns (wide characters count two), with `…` marking the cut.
 fn fit(line: &str, width: usize) -> String {
-    if line.chars().count() <= width {
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(line) <= width {
         return line.to_owned();
     }
-    let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width.saturating_sub(1) {
+            break;
+        }
+        used += w;
+        cut.push(c);
+    }
     cut.push('…');
     cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_counts_terminal_columns() {
+        assert_eq!(fit("abcdef", 6), "abcdef");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        // Each of these takes two columns.
+        assert_eq!(fit("日本語です", 6), "日本…");
+        assert_eq!(fit("a · b", 3), "a …");
+    }
 }
 
 /// The live status: how many nodes ended, which run, and for how long.

@@ -118,6 +118,32 @@ fn under_github_actions_the_failure_tail_is_fenced_with_stop_commands() {
 }
 
 #[test]
+fn ci_prints_the_failure_report_and_quiet_keeps_only_it() {
+    let repo = repo_with("ci", FAILING);
+    let ci = |quiet: bool| {
+        let mut cmd = repo.vizier();
+        cmd.args(["ci", "--format", "text"]);
+        if quiet {
+            cmd.arg("-q");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        stdout(&out)
+    };
+    let full = ci(false);
+    assert!(full.contains("--- check · failed"), "{full}");
+    assert!(full.contains("✘ node `check` failed (exit 127)"), "{full}");
+    assert!(full.contains("  the rest: vizier jobs tail run-"), "{full}");
+    let quiet = ci(true);
+    assert!(
+        quiet.contains("✘ node `check` failed (exit 127)"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("--- check"), "{quiet}");
+    assert!(!quiet.contains("vizier ci: run"), "{quiet}");
+}
+
+#[test]
 fn jobs_show_prints_what_the_node_runs() {
     let repo = repo_with("ci", FAILING);
     repo.vizier().args(["run", "ci"]).assert().code(1);
