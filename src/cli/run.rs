@@ -215,20 +215,6 @@ fn fit(line: &str, width: usize) -> String {
     cut
 }
 
-#[cfg(test)]
-mod tests {
-    use super::fit;
-
-    #[test]
-    fn fit_counts_terminal_columns() {
-        assert_eq!(fit("abcdef", 6), "abcdef");
-        assert_eq!(fit("abcdef", 4), "abc…");
-        // Each of these takes two columns.
-        assert_eq!(fit("日本語です", 6), "日本…");
-        assert_eq!(fit("a · b", 3), "a …");
-    }
-}
-
 /// The live status: how many nodes ended, which run, and for how long.
 fn status_line(m: &Manifest, elapsed: std::time::Duration) -> String {
     let done = m.nodes.iter().filter(|n| n.status.is_terminal()).count();
@@ -312,4 +298,18 @@ fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>) -> Str
         text.push_str(&format!("{line}\n"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_counts_terminal_columns() {
+        assert_eq!(fit("abcdef", 6), "abcdef");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        // Each of these takes two columns.
+        assert_eq!(fit("日本語です", 6), "日本…");
+        assert_eq!(fit("a · b", 3), "a …");
+    }
 }
