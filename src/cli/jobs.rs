@@ -705,6 +705,9 @@ fn clean(store: &Store, run_id: &str, delete_branches: bool, out: &mut Output) -
     for w in &cleaned.worktrees {
         text.push_str(&format!("removed worktree `{w}`\n"));
     }
+    for s in &cleaned.sentinels {
+        text.push_str(&format!("cleared merge sentinel `{s}`\n"));
+    }
     for b in &cleaned.branches_deleted {
         text.push_str(&format!("deleted branch `{b}`\n"));
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::git_cmd::{self, same_path};
+use super::merge_sentinel;
 use super::run_state::{WorktreeClaim, is_worktree_path};
 use super::worktree_cleanup::remove_worktree;
 use crate::error::{Error, Result};
@@ -167,6 +168,8 @@ pub fn make_way(
 #[derive(Debug, Default)]
 pub struct Cleaned {
     pub worktrees: Vec<String>,
+    /// Merge sentinels of the run that were cleared (`.vizier/tmp/merge-conflicts/<slug>.json`).
+    pub sentinels: Vec<String>,
     pub branches_deleted: Vec<String>,
     /// Branches kept, with why (`--delete-branches` not given, unmerged work, not created by the run).
     pub branches_kept: Vec<String>,
@@ -174,7 +177,7 @@ pub struct Cleaned {
 }
 
 /// Removes what finished run `run_id` left: its worktrees (never forced: a worktree with changes
-/// stops the clean before anything is removed), its markers, artifacts, plan, job records and
+/// stops the clean before anything is removed), its merge sentinels, its markers, artifacts, plan, job records and
 /// manifest. With `delete_branches`, also the branches its jobs created, each only when
 /// `git branch -d` agrees it holds nothing unmerged. Nothing of another run is touched.
 pub fn clean_run(store: &Store, run_id: &str, delete_branches: bool) -> Result<Cleaned> {
@@ -210,6 +213,15 @@ pub fn clean_run(store: &Store, run_id: &str, delete_branches: bool) -> Result<C
         }
     }
     let _ = git_cmd::ok(&root, ["worktree", "prune"]);
+    for s in merge_sentinel::for_run(&root, run_id).map_err(Error::git)? {
+        if merge_sentinel::clear(&root, &s.slug, run_id).map_err(Error::git)?
+            == merge_sentinel::Cleared::Removed
+        {
+            cleaned
+                .sentinels
+                .push(format!("{}/{}.json", merge_sentinel::SENTINEL_DIR, s.slug));
+        }
+    }
     let mut branches: Vec<(&str, bool)> = Vec::new();
     for o in &owned {
         if let Some(b) = o.branch.as_deref()

@@ -209,11 +209,25 @@ fn jobs_clean_touches_one_run_and_deletes_only_merged_branches_it_created() {
     isolate(&mut git, repo.home.path());
     assert!(git.status().unwrap().success());
 
+    // Each run left a merge sentinel; cleaning one run clears its own only.
+    for (slug, run) in [("a", &a), ("b", &b)] {
+        repo.write(
+            &format!(".vizier/tmp/merge-conflicts/{slug}.json"),
+            &format!(
+                "{{\"version\":1,\"run_id\":\"{run}\",\"job_id\":\"{run}-edit\",\"slug\":\"{slug}\",\"branch\":\"draft/{slug}\"}}"
+            ),
+        );
+    }
     repo.vizier()
         .args(["jobs", "clean", &a, "--delete-branches"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("deleted branch `draft/a`"));
+        .stdout(predicate::str::contains("deleted branch `draft/a`"))
+        .stdout(predicate::str::contains(
+            "cleared merge sentinel `.vizier/tmp/merge-conflicts/a.json`",
+        ));
+    assert!(!repo.join(".vizier/tmp/merge-conflicts/a.json").exists());
+    assert!(repo.join(".vizier/tmp/merge-conflicts/b.json").exists());
     assert!(repo.git(&["branch", "--list", "draft/a"]).is_empty());
     // Run b is untouched.
     assert!(repo.join(&format!(".vizier/jobs/runs/{b}.json")).is_file());
