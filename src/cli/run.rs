@@ -19,26 +19,20 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     let ws = super::vizier_workspace(&cwd)?;
     let (config, config_report) = launch::load_config(&ws.root)?;
     if let Some(report) = config_report {
-        out.write_always(&render_human(
-            &report.diagnostics,
-            &report.sources,
-            out.color(),
-        ));
+        findings(&report, args.format, out);
         return Ok(exit::FAILED);
     }
     let resolved = launch::resolve(&ws, &cwd, &args.template, config.as_ref())?;
     let trigger = launch::local_trigger(&ws.root);
     let mut plan = match launch::prepare(&ws.root, &resolved, &args.set, trigger)? {
         Prepared::Invalid(report) => {
-            out.write_always(&render_human(
-                &report.diagnostics,
-                &report.sources,
-                out.color(),
-            ));
-            out.write_always(&format!(
-                "failed: {} error(s); nothing was run or written\n",
-                report.errors()
-            ));
+            findings(&report, args.format, out);
+            if args.format == RunFormat::Text {
+                out.write_always(&format!(
+                    "failed: {} error(s); nothing was run or written\n",
+                    report.errors()
+                ));
+            }
             return Ok(exit::FAILED);
         }
         Prepared::Ready(plan) => *plan,
@@ -193,6 +187,22 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         }
     }
     Ok(if succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// The findings that stop a run: annotated snippets, or under `--format json` the document
+/// `vizier validate --format json` prints, so stdout stays one JSON document.
+fn findings(report: &crate::validate::Report, format: RunFormat, out: &mut Output) {
+    match format {
+        RunFormat::Json => out.write_always(&crate::diagnostic::render_json(
+            &report.files,
+            &report.diagnostics,
+        )),
+        RunFormat::Text => out.write_always(&render_human(
+            &report.diagnostics,
+            &report.sources,
+            out.color(),
+        )),
+    }
 }
 
 /// `line` cut to `width` terminal columns (wide characters count two), with `…` marking the cut.

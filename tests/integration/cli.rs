@@ -257,6 +257,21 @@ fn under_format_json_an_error_is_a_json_document_on_stdout_with_the_same_exit_co
 }
 
 #[test]
+fn run_format_json_reports_template_errors_as_the_validate_document() {
+    let repo = repo_with("bad", BAD_TEMPLATE);
+    let out = repo
+        .vizier()
+        .args(["run", "bad", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["diagnostics"][0]["rule"], "unknown-uses");
+    assert!(!repo.join(".vizier/jobs/runs").exists());
+}
+
+#[test]
 fn a_missing_template_file_is_exit_3_for_run_as_for_validate() {
     let repo = repo_with("ok", OK_TEMPLATE);
     for cmd in ["run", "validate"] {
