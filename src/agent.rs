@@ -1,4 +1,4 @@
-//! Running the configured agent (SPEC.md §7 `agent.invoke`, §9): its argv — never through a shell —
+//! Running the configured agent (`agent.invoke`): its argv — never through a shell —
 //! in the execution root, with the prompt on stdin and its stdout/stderr on this process's (the job's
 //! log files, written live, so `vizier jobs tail --follow` shows the agent as it works).
 //!

@@ -1,4 +1,4 @@
-//! `.vizier/config.toml` (SPEC.md §9): the model and its strict parser.
+//! `.vizier/config.toml`: the model and its strict parser.
 //!
 //! Parsing reports findings with the same rules and spans as templates, so `vizier validate` and the
 //! pre-commit hook check config and templates in one pass.

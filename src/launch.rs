@@ -30,8 +30,12 @@ pub fn resolve(
 ) -> Result<Resolved> {
     if name.contains('/') || name.ends_with(".toml") {
         let rel = ws.relative(cwd, Path::new(name))?;
+        // A missing file is an I/O failure (exit 3), as it is for `vizier validate`.
         if !ws.root.join(&rel).is_file() {
-            return Err(Error::Usage(format!("no template file `{name}`")));
+            return Err(Error::Read {
+                path: rel,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such template file"),
+            });
         }
         return Ok(Resolved {
             path: rel,
@@ -206,7 +210,7 @@ pub fn prepare_with(
     Ok(Prepared::Ready(Box::new(plan)))
 }
 
-/// A run with an `agent.invoke` node needs an agent in the config (SPEC.md §7, §9): without one it is
+/// A run with an `agent.invoke` node needs an agent in the config: without one it is
 /// refused here, before anything is written, naming the table to add.
 fn require_agent(
     plan: &Plan,

@@ -98,7 +98,7 @@ pub fn join_relative(base: &str, rel: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Resolves a relative path a template or record names (SPEC.md §10) inside `base`, which may not
+/// Resolves a relative path a template or record names inside `base`, which may not
 /// exist yet: refuses an empty or absolute path, any `..`, and a path whose existing part leads
 /// out of `base` through a symlink. Returns `base` joined with the path.
 pub fn resolve_inside(base: &Path, rel: &str) -> Result<PathBuf> {
@@ -168,7 +168,7 @@ pub trait Reader {
     fn describe(&self) -> String;
 }
 
-/// The default set of SPEC.md §4.3: every `.vizier/workflow/*.toml`, the compositions directly in
+/// The default set: every `.vizier/workflow/*.toml`, the compositions directly in
 /// `.vizier/` (such as `develop.toml`), and `.vizier/config.toml` when it exists.
 pub fn default_paths(reader: &dyn Reader) -> Result<Vec<String>> {
     let mut paths: Vec<String> = reader

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::CiOutcome;
 use super::github::{self, Annotation, Limited, Location, Outputs, Runner, limit};
 use super::manifest_view::ManifestView;
-use super::CiOutcome;
 use super::summary::Summary;
 use crate::error::{Error, Result};
 use crate::store::Manifest;
@@ -95,14 +95,7 @@ pub fn conclude(
             .collect::<Vec<_>>()
             .join("\n"),
     )?;
-    finish(
-        gh,
-        artifacts,
-        &summary,
-        outputs,
-        &run_ids,
-        outcome,
-    )?;
+    finish(gh, artifacts, &summary, outputs, &run_ids, outcome)?;
     Ok(Concluded {
         limited_commands,
         failed,

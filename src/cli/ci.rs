@@ -1,6 +1,6 @@
 //! `vizier ci`: validate every template, read the push, run the configured templates for the pushed
 //! commit, and leave a complete record: annotations, grouped logs, the step summary, outputs, and
-//! the artifacts folder (SPEC.md §12).
+//! the artifacts folder.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +21,7 @@ use crate::validate::validate;
 use crate::workspace::{WorkTree, default_paths};
 
 pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
+    out.set_quiet(args.quiet);
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
     let root = ws.root.clone();
@@ -51,9 +52,9 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             .collect();
         let limited = limit(annotations);
         if github {
-            out.write(&limited.commands());
+            out.write_always(&limited.commands());
         } else {
-            out.write(&render_human(
+            out.write_always(&render_human(
                 &report.diagnostics,
                 &report.sources,
                 out.color(),
@@ -116,7 +117,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
         let mut plan = match prepared? {
             Prepared::Ready(plan) => *plan,
             Prepared::Invalid(report) => {
-                out.write(&render_human(&report.diagnostics, &report.sources, false));
+                out.write_always(&render_human(&report.diagnostics, &report.sources, false));
                 return Ok(exit::FAILED);
             }
         };
@@ -145,6 +146,8 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             manifest.run_id,
             manifest.outcome.as_deref().unwrap_or("ended")
         ));
+        let failures = crate::failure::failures(&store, &manifest);
+        out.write_always(&super::failure::render(&failures, github || gh.actions));
         finished.push(manifest);
         if runner::interrupt::received().is_some() {
             break; // interrupted: record and upload what ran, start nothing more
@@ -166,7 +169,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
         outputs,
     )?;
     if github {
-        out.write(&concluded.limited_commands);
+        out.write_always(&concluded.limited_commands);
     }
     let failed = concluded.failed;
     if !github {

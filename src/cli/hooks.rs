@@ -1,4 +1,4 @@
-//! `vizier hooks install|uninstall|status` and `vizier hook <name>` (SPEC.md §11): calls `hooks` and
+//! `vizier hooks install|uninstall|status` and `vizier hook <name>`: calls `hooks` and
 //! renders what it did.
 
 use std::io::{IsTerminal, Read};

@@ -13,6 +13,8 @@ use crate::workspace::{
 use std::path::{Path, PathBuf};
 
 pub fn run(args: ValidateArgs, out: &mut Output) -> Result<u8> {
+    out.set_json_errors(args.format == DiagnosticFormat::Json);
+    out.set_quiet(args.quiet);
     let cwd = super::current_dir()?;
     let workspace = Workspace::locate(&cwd);
     let root = workspace
@@ -123,12 +125,27 @@ fn join(dir: &str, name: &str) -> String {
 }
 
 pub(super) fn render(report: &Report, format: DiagnosticFormat, out: &mut Output) {
+    // `-q`: errors only (a JSON document stays whole: its shape does not change).
+    let errors_only: Vec<_>;
+    let diagnostics = if out.quiet() && format != DiagnosticFormat::Json {
+        errors_only = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+            .cloned()
+            .collect();
+        &errors_only
+    } else {
+        &report.diagnostics
+    };
     match format {
-        DiagnosticFormat::Json => out.write(&render_json(&report.files, &report.diagnostics)),
-        DiagnosticFormat::Github => out.write(&render_github(&report.diagnostics)),
+        DiagnosticFormat::Json => {
+            out.write_always(&render_json(&report.files, &report.diagnostics))
+        }
+        DiagnosticFormat::Github => out.write_always(&render_github(diagnostics)),
         DiagnosticFormat::Human => {
             let color = out.color();
-            out.write(&render_human(&report.diagnostics, &report.sources, color));
+            out.write_always(&render_human(diagnostics, &report.sources, color));
             out.write(&summary(report));
         }
     }

@@ -1,4 +1,4 @@
-//! Compile (SPEC.md §5): a valid template plus params and a trigger become a [`Plan`] — one job per
+//! Compile: a valid template plus params and a trigger become a [`Plan`] — one job per
 //! node with its resolved args, its dependencies by index, its loop-backs, and the deterministic
 //! run and job ids. Pure: nothing here reads or writes the job store.
 
@@ -27,10 +27,10 @@ pub struct Trigger {
     pub ref_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
-    /// Paths changed by the push, when known (SPEC.md §12).
+    /// Paths changed by the push, when known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed_paths: Vec<String>,
-    /// Extra event values for scripts, exported as environment variables only (SPEC.md §10).
+    /// Extra event values for scripts, exported as environment variables only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
 }
@@ -172,7 +172,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The environment every script of this run sees (SPEC.md §10), besides the per-job ids.
+    /// The environment every script of this run sees, besides the per-job ids.
     pub fn script_env(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self
             .params
@@ -315,7 +315,7 @@ pub fn sanitize(node_id: &str) -> String {
         .collect()
 }
 
-/// `run-` + 16 hex chars of SHA-256 over the inputs of SPEC.md §5.1.
+/// `run-` + 16 hex chars of SHA-256 over the inputs.
 pub fn run_id(
     policy_hash: &str,
     params: &BTreeMap<String, String>,

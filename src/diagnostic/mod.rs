@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 macro_rules! rules {
     ($($variant:ident => $id:literal : $summary:literal,)*) => {
-        /// Every rule id of SPEC.md §4.2, plus the warnings vizier adds. The id is stable: tools match on it.
+        /// Every rule id, plus the warnings vizier adds. The id is stable: tools match on it.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Rule { $($variant,)* }
 
@@ -122,7 +122,7 @@ impl Diagnostic {
     }
 }
 
-/// Sorts by file, line, column, rule (SPEC.md §4.2) and drops exact repeats, so the same input always
+/// Sorts by file, line, column, rule and drops exact repeats, so the same input always
 /// renders byte-identically whatever order files were read in.
 pub fn sort_and_dedup(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

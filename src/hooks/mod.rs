@@ -1,4 +1,4 @@
-//! Git hooks (SPEC.md §11): installing vizier's hook scripts into the folder git really uses, keeping
+//! Git hooks: installing vizier's hook scripts into the folder git really uses, keeping
 //! and chaining hooks that were there before, reporting their state, and the checks the scripts call
 //! back into (`vizier hook pre-commit`, `vizier hook pre-push`).
 //!

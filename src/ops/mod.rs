@@ -1,4 +1,4 @@
-//! Operations and control policies (SPEC.md §7): what a job does once the scheduler starts it.
+//! Operations and control policies: what a job does once the scheduler starts it.
 //!
 //! Dispatch matches the identity table's [`Op`] exhaustively, one file per operation, so there is no
 //! second list of names.
@@ -18,12 +18,14 @@ mod merge_sentinel;
 mod patch_pipeline;
 mod plan_persist;
 mod prompt_resolve;
+mod run_clean;
 mod run_state;
 mod terminal;
 mod worktree_cleanup;
 mod worktree_prepare;
 
 pub use git_cmd::dirty_paths;
+pub use run_clean::{Cleaned, clean_run};
 pub use worktree_cleanup::{Released, release_owned};
 
 use std::collections::BTreeMap;
@@ -44,7 +46,7 @@ pub struct OpContext<'a> {
     pub attempt: u32,
     /// Where the job runs: the repository root or a worktree inside it.
     pub execution_root: PathBuf,
-    /// `VIZIER_*` variables for scripts (SPEC.md §10).
+    /// `VIZIER_*` variables for scripts.
     pub env: Vec<(String, String)>,
     /// The run's params and the outputs of upstream nodes, for prompt files.
     pub inputs: Option<&'a crate::outputs::Inputs>,

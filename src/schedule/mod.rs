@@ -1,4 +1,4 @@
-//! Scheduling decisions (SPEC.md §5.2, §6), pure over a plan and its manifest.
+//! Scheduling decisions, pure over a plan and its manifest.
 //!
 //! A tick looks at each unfinished job in declaration order and either finishes it (its process left
 //! an outcome, or vanished), or walks the gate order — `after` dependencies → artifacts →
@@ -212,7 +212,7 @@ pub fn tick_only(
     out
 }
 
-/// The outcome of a run whose nodes all ended (SPEC.md §5.2): `succeeded` when no node ended badly
+/// The outcome of a run whose nodes all ended: `succeeded` when no node ended badly
 /// and every terminal that was not skipped succeeded, else `failed`.
 pub fn run_outcome(plan: &Plan, m: &Manifest) -> &'static str {
     let bad = m.nodes.iter().any(|n| n.status.is_bad());

@@ -1,4 +1,4 @@
-//! Composition (SPEC.md §3.1): given a composing template and its already-loaded stages, build the one
+//! Composition: given a composing template and its already-loaded stages, build the one
 //! template that gets validated, compiled and hashed. Pure: loading the files is the caller's job.
 
 use std::collections::{BTreeMap, HashMap};

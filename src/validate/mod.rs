@@ -1,13 +1,13 @@
-//! Validation (SPEC.md §4): reads files through a [`Reader`], parses them, assembles compositions,
+//! Validation: reads files through a [`Reader`], parses them, assembles compositions,
 //! runs every rule, and returns all findings of all files in one sorted report.
 //!
 //! Rules live one concern per file and only push findings; they never stop at the first problem.
 
 mod artifacts;
 mod contracts;
-mod producers;
 mod output_in_shell;
 mod output_ref;
+mod producers;
 mod prompt_files;
 mod structure;
 mod uses;

@@ -1,5 +1,5 @@
 //! `vizier hooks …` and the installed hook scripts, driven through real `git commit` and `git push`
-//! in temp repositories (SPEC.md §11).
+//! in temp repositories.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

@@ -236,7 +236,9 @@ fn jobs_show_displays_the_agent_metadata() {
         .args(["jobs", "show", &job, "--format", "json"])
         .output()
         .unwrap();
-    let record: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["version"], 1);
+    let record = &doc["job"];
     assert_eq!(record["metadata"]["agent_exit_code"], 0);
     assert!(record["metadata"]["agent_duration_ms"].is_u64());
     assert_eq!(record["metadata"]["agent_command"][0], "sh");

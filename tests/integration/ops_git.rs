@@ -1,4 +1,4 @@
-//! The git operations of SPEC.md §7 — worktrees, plan documents, commits, merges with conflict
+//! The git operations — worktrees, plan documents, commits, merges with conflict
 //! resolution, the patch pipeline, build steps, merge sentinels — and the worktree clean-up of
 //! `vizier jobs retry` / `cancel`, each through a real `vizier run` on a real repository.
 
@@ -315,14 +315,22 @@ fn a_failed_run_keeps_its_worktree_and_jobs_retry_removes_only_what_the_rewound_
     assert_eq!(repo.read(&format!("{path}/progress.txt")), "progress\n");
     assert_eq!(worktrees(&repo).len(), 2);
 
-    // Running again while the branch is still checked out there: git's own reason.
+    // Running again while the branch is still checked out there, with the failed job's work in
+    // it: the worktree is not taken, and the reason names its run and the way out.
     let second = run(&repo, "flaky", &[]);
     assert_eq!(second.code, 1);
     let why = reason(&second.manifest, "prepare");
-    assert!(why.contains("'draft/flaky' is already"), "{why}");
+    assert!(
+        why.contains("branch `draft/flaky` is checked out in"),
+        "{why}"
+    );
     assert!(
         why.contains(&path),
-        "git names the worktree that holds it: {why}"
+        "names the worktree that holds it: {why}"
+    );
+    assert!(
+        why.contains(&format!("`vizier jobs clean {run_id}`")),
+        "{why}"
     );
 
     // Retrying the failed work node rewinds nothing that owns the worktree: it stays.

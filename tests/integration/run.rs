@@ -103,7 +103,7 @@ fn a_passing_run_writes_records_and_a_manifest_and_exits_0() {
     assert_eq!(b["executor_class"], "environment.shell");
     assert_eq!(b["executor_operation"], "command.run");
     assert_eq!(node(m, "done")["control_policy"], "terminal");
-    // One job record per node, with the metadata of SPEC.md §5.2.
+    // One job record per node, with the metadata.
     let record: Value = serde_json::from_slice(
         &std::fs::read(repo.join(&format!(".vizier/jobs/{run_id}-a/job.json"))).unwrap(),
     )

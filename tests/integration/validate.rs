@@ -1,4 +1,4 @@
-//! `vizier validate` (SPEC.md §4) end to end: labels, positions, output formats, determinism, the
+//! `vizier validate` end to end: labels, positions, output formats, determinism, the
 //! three places templates are read from, and exit codes. Per-rule cases live in `fixtures.rs`.
 
 use std::os::unix::fs::symlink;
