@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fan-out benchmark (issue 16): the wall time of a 4-wide, 3-level template (twelve `sleep` nodes in
+# Fan-out benchmark: the wall time of a 4-wide, 3-level template (twelve `sleep` nodes in
 # four chains of three) run by `vizier ci` on one runner, and by the shipped fan-out workflow
 # (ci/github/vizier-fanout.yml) under nektos/act in host mode: a plan job, twelve matrix jobs in three
 # levels, a collect job, with stand-in artifact actions (tests/act/fanout/) copying to a shared folder.

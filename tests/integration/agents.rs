@@ -384,7 +384,8 @@ fn the_live_status_line_shows_the_agents_latest_event() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("running: agent · agent: [claude] says: I'll look at the reposito…"),
+        // The status line is cut to the terminal's width, so only the start of the event is sure.
+        text.contains("running: agent · agent: [claude] says: I'll look at the repo"),
         "{text}"
     );
 }
