@@ -81,24 +81,24 @@ pub fn run_hook(args: HookArgs, out: &mut Output) -> Result<u8> {
             }
         },
         HookName::PrePush => {
-            let mut stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                return Err(Error::Usage(
-                    "`vizier hook pre-push` reads the refs being pushed from stdin, as git gives \
-                     them to a pre-push hook"
-                        .into(),
-                ));
-            }
-            let mut input = String::new();
-            stdin
-                .read_to_string(&mut input)
-                .map_err(|source| Error::Read {
-                    path: "stdin".into(),
-                    source,
-                })?;
-            let remote = args.args.first().map_or("the remote", String::as_str);
+            // Run by the pre-commit framework, the pushed ref comes from its variables; otherwise
+            // from git's stdin.
+            let (refs, remote) = match hooks::framework_push()? {
+                Some(refs) => (
+                    refs,
+                    std::env::var("PRE_COMMIT_REMOTE_NAME")
+                        .unwrap_or_else(|_| "the remote".to_owned()),
+                ),
+                None => (
+                    hooks::parse_push_input(&read_push_input()?)?,
+                    args.args
+                        .first()
+                        .map_or("the remote", String::as_str)
+                        .to_owned(),
+                ),
+            };
             let mut failed = false;
-            for check in hooks::pre_push(hooks::parse_push_input(&input)?)? {
+            for check in hooks::pre_push(refs)? {
                 let PushOutcome::Checked(report) = check.outcome else {
                     continue;
                 };
@@ -131,6 +131,26 @@ pub fn run_hook(args: HookArgs, out: &mut Output) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// git's pre-push lines from stdin.
+fn read_push_input() -> Result<String> {
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Usage(
+            "`vizier hook pre-push` reads the refs being pushed from stdin, as git gives them to a \
+             pre-push hook"
+                .into(),
+        ));
+    }
+    let mut input = String::new();
+    stdin
+        .read_to_string(&mut input)
+        .map_err(|source| Error::Read {
+            path: "stdin".into(),
+            source,
+        })?;
+    Ok(input)
 }
 
 fn files(n: usize) -> String {

@@ -50,7 +50,9 @@ pub struct Look {
 
 /// Looks at the index git commits from. When git runs the hook it names that index in
 /// `GIT_INDEX_FILE`, and then no repository is opened at all unless the `.vizier/` entries are new.
-pub fn look() -> Result<Look> {
+/// `head_counts`: whether content equal to `HEAD`'s needs no check (the commit brings no template
+/// in); it never makes that content remembered as valid.
+pub fn look(head_counts: bool) -> Result<Look> {
     let from_git = std::env::var_os("GIT_INDEX_FILE")
         .filter(|f| !f.is_empty())
         .map(PathBuf::from);
@@ -127,7 +129,7 @@ pub fn look() -> Result<Look> {
     };
     let mut head = head_entries(&repo)?;
     head.sort();
-    if staged == head {
+    if head_counts && staged == head {
         // The commit changes nothing under `.vizier/`, so it brings no template in. That is no proof
         // the content is valid (`HEAD` may hold a template committed with `--no-verify`), so it is
         // not remembered: a later commit that brings this content somewhere else (a squash merge
