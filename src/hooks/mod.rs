@@ -9,6 +9,7 @@
 
 mod check;
 mod folder;
+pub mod husky;
 mod install;
 mod script;
 mod staged;

@@ -938,3 +938,131 @@ fn a_remembered_result_is_not_reused_across_branches_or_binaries() {
     repo.git(&["checkout", "-q", "-b", "other"]);
     assert!(pre_commit(bin), "another branch validates for itself");
 }
+
+/// The real husky (npm): `VIZIER_TEST_HUSKY` names a folder holding `node_modules/husky` (`.ci/run`
+/// installs it). Ignored by a plain `cargo test`; with `--include-ignored` a missing husky fails.
+fn husky_bin() -> PathBuf {
+    let dir = std::env::var_os("VIZIER_TEST_HUSKY")
+        .map(PathBuf::from)
+        .expect("needs husky: set VIZIER_TEST_HUSKY to a folder holding node_modules/husky");
+    let bin = dir.join("node_modules/husky/bin.js");
+    assert!(bin.is_file(), "no husky at {}", bin.display());
+    bin
+}
+
+/// A repository set up by the real husky: `core.hooksPath = .husky/_`, and a user's
+/// `.husky/pre-commit` that logs each run.
+fn husky_repo() -> Repo {
+    let bin = husky_bin();
+    let repo = repo_with_template();
+    let mut cmd = StdCommand::new("node");
+    cmd.arg(&bin).current_dir(repo.path());
+    isolate(&mut cmd, repo.home.path());
+    assert_ok(&cmd.output().expect("node runs husky"));
+    assert_eq!(repo.git(&["config", "core.hooksPath"]).trim(), ".husky/_");
+    repo.write(".husky/pre-commit", "echo husky-ran >> husky.log\n");
+    repo
+}
+
+fn husky_runs(repo: &Repo) -> usize {
+    std::fs::read_to_string(repo.join("husky.log"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// `vizier hooks install` in a husky repository renamed husky's stub to chain it; husky's stub finds
+/// the user's script by its own file name, so every husky hook silently stopped, while vizier said
+/// the old hook still ran. It refuses now (exit 2) and names the lines to add, changing nothing.
+#[test]
+#[ignore = "needs husky: the husky npm package, VIZIER_TEST_HUSKY"]
+fn hooks_install_in_a_husky_repository_refuses_instead_of_disabling_husky() {
+    let repo = husky_repo();
+    let husky_dir = repo.join(".husky/_");
+    let before = snapshot(&husky_dir);
+    let script = repo.read(".husky/pre-commit");
+    let out = repo.vizier().args(["hooks", "install"]).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("husky"), "{stderr}");
+    assert!(stderr.contains(".husky/pre-commit"), "{stderr}");
+    assert!(stderr.contains(".husky/pre-push"), "{stderr}");
+    assert!(stderr.contains("vizier}\" hook pre-commit"), "{stderr}");
+    assert!(stderr.contains("--husky"), "{stderr}");
+    assert_eq!(snapshot(&husky_dir), before, "husky's folder is untouched");
+    assert_eq!(repo.read(".husky/pre-commit"), script);
+
+    // husky's own hook still runs.
+    repo.write("a.txt", "a\n");
+    repo.git(&["add", "-A"]);
+    assert_ok(&commit(&repo, "a"));
+    assert_eq!(husky_runs(&repo), 1);
+}
+
+/// `--husky` appends vizier's lines to husky's scripts, marked as vizier's: husky's hook and
+/// vizier's check both run at commit and push, and `uninstall` removes exactly what was added.
+#[test]
+#[ignore = "needs husky: the husky npm package, VIZIER_TEST_HUSKY"]
+fn hooks_install_husky_appends_marked_lines_that_run_and_uninstall_removes_them() {
+    let repo = husky_repo();
+    let _remote = bare_remote(&repo);
+    let script = repo.read(".husky/pre-commit");
+    let husky_dir = repo.join(".husky/_");
+    let before = snapshot(&husky_dir);
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [("PATH", path.as_str())];
+
+    repo.vizier()
+        .args(["hooks", "install", "--husky"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            ".husky/pre-commit vizier's line appended",
+        ))
+        .stdout(predicate::str::contains(".husky/pre-push created"));
+    let installed = repo.read(".husky/pre-commit");
+    assert!(installed.starts_with(&script), "{installed}");
+    assert!(
+        installed.contains("vizier hooks install --husky"),
+        "marked: {installed}"
+    );
+    assert_eq!(snapshot(&husky_dir), before, "husky's folder is untouched");
+    repo.vizier()
+        .args(["hooks", "status"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("pre-commit: installed in husky"));
+    // A second run changes nothing.
+    repo.vizier()
+        .args(["hooks", "install", "--husky"])
+        .assert()
+        .code(0);
+    assert_eq!(repo.read(".husky/pre-commit"), installed);
+
+    // Commit: husky's hook runs, then vizier's check refuses a bad template.
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_refused(&git_commit(&repo, &["-m", "bad"], &env));
+    assert_eq!(husky_runs(&repo), 1);
+    repo.write(".vizier/workflow/bad.toml", OK_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_ok(&git_commit(&repo, &["-m", "good"], &env));
+    assert_eq!(husky_runs(&repo), 2);
+
+    // Push: vizier's check sees git's refs through husky.
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_ok(&git_commit(&repo, &["--no-verify", "-m", "bad"], &env));
+    let out = git_in(&repo, repo.path(), &["push", "-q", "origin", "main"], &env);
+    assert_refused(&out);
+    assert_eq!(remote_has(&repo, "main"), None);
+
+    // Uninstall: exactly what was added goes.
+    repo.vizier().args(["hooks", "uninstall"]).assert().code(0);
+    assert_eq!(repo.read(".husky/pre-commit"), script);
+    assert!(!repo.join(".husky/pre-push").exists());
+    assert_eq!(snapshot(&husky_dir), before);
+}
