@@ -142,7 +142,7 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
         .find(|w| w.branch.as_deref() == Some(&req.target))
         .map(|w| w.path.clone());
     if let Some(path) = &checkout {
-        check_checkout(ctx, &req, path, "nothing was changed")?;
+        check_checkout(ctx, &req.target, path, "nothing was changed")?;
     }
 
     // The conflict resolution of this run resolved this merge: it landed, or it waits to.
@@ -275,15 +275,14 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
 /// them). `then` says what became of the merge when it is not.
 fn check_checkout(
     ctx: &OpContext<'_>,
-    req: &Request,
+    target: &str,
     path: &Path,
     then: &str,
 ) -> Result<(), String> {
     let unfinished = git_cmd::unmerged_paths(path)?;
     if !unfinished.is_empty() {
         return Err(format!(
-            "target branch `{}` is checked out at `{}` in the middle of a merge (conflicts in {}); finish it, or undo it with `git reset --merge` there ({then})",
-            req.target,
+            "target branch `{target}` is checked out at `{}` in the middle of a merge (conflicts in {}); finish it, or undo it with `git reset --merge` there ({then})",
             ctx.repo_relative(path),
             quoted(&unfinished)
         ));
@@ -291,8 +290,7 @@ fn check_checkout(
     let dirty = git_cmd::dirty_paths(path, false)?;
     if !dirty.is_empty() {
         return Err(format!(
-            "target branch `{}` is checked out at `{}` with uncommitted changes to {}; commit or stash them first ({then})",
-            req.target,
+            "target branch `{target}` is checked out at `{}` with uncommitted changes to {}; commit or stash them first ({then})",
             ctx.repo_relative(path),
             quoted(&dirty)
         ));
@@ -382,48 +380,9 @@ fn land(
     } else {
         String::new()
     };
-    let unmoved = format!("{passed}`{}` stays at {}", req.target, short(before));
-    // The checkout may have changed while CI ran: it must be clean now to be fast-forwarded.
-    if let Some(path) = landing.checkout
-        && let Err(e) = check_checkout(ctx, req, path, &unmoved)
-    {
-        drop_worktree(ctx, &root, &rel);
-        return Err(e);
-    }
-    if let Err(e) = move_ref(&root, &req.target, commit, before) {
-        drop_worktree(ctx, &root, &rel);
-        let now = git_cmd::branch_sha(&root, &req.target);
-        return Err(match now {
-            Some(now) if now != before => format!(
-                "{passed}`{}` moved meanwhile (from {} to {}), so the merge built on {} did not land; run the merge again",
-                req.target,
-                short(before),
-                short(&now),
-                short(before)
-            ),
-            _ => format!("{e}; {unmoved}"),
-        });
-    }
-    if let Some(path) = landing.checkout
-        && let Err(e) = fast_forward_checkout(path, before, commit)
-    {
-        // Put the ref back, so the checkout and its branch agree again.
-        let back = move_ref(&root, &req.target, before, commit);
-        drop_worktree(ctx, &root, &rel);
-        return Err(match back {
-            Ok(()) => format!(
-                "cannot bring the checkout of `{}` at `{}` to the merge: {e}; {unmoved}",
-                req.target,
-                ctx.repo_relative(path)
-            ),
-            Err(back) => format!(
-                "cannot bring the checkout of `{}` at `{}` to the merge ({e}), nor put the ref back ({back})",
-                req.target,
-                ctx.repo_relative(path)
-            ),
-        });
-    }
+    let moved = move_target(ctx, &req.target, commit, before, landing.checkout, &passed);
     drop_worktree(ctx, &root, &rel);
+    moved?;
     let mut result = finish(ctx, req, commit, note)?;
     if let Some(code) = ci_exit {
         result
@@ -434,6 +393,54 @@ fn land(
         .metadata
         .insert("merge_target_before".into(), json!(before));
     Ok(result)
+}
+
+/// Moves `target` from `before` to `commit`, compare-and-swap, and fast-forwards its checkout (if
+/// any) — which must be clean at that moment, or nothing moves. On any failure the ref is where it
+/// was (or where someone else moved it). `passed` starts the messages ("the merged result … passed
+/// CI, but ").
+fn move_target(
+    ctx: &OpContext<'_>,
+    target: &str,
+    commit: &str,
+    before: &str,
+    checkout: Option<&Path>,
+    passed: &str,
+) -> Result<(), String> {
+    let root = ctx.repo_root();
+    let short = |sha: &str| sha.get(..12).unwrap_or(sha).to_owned();
+    let unmoved = format!("{passed}`{target}` stays at {}", short(before));
+    // The checkout may have changed while CI ran: it must be clean now to be fast-forwarded.
+    if let Some(path) = checkout {
+        check_checkout(ctx, target, path, &unmoved)?;
+    }
+    if let Err(e) = move_ref(&root, target, commit, before) {
+        return Err(match git_cmd::branch_sha(&root, target) {
+            Some(now) if now != before => format!(
+                "{passed}`{target}` moved meanwhile (from {} to {}), so the merge built on {} did not land; run the merge again",
+                short(before),
+                short(&now),
+                short(before)
+            ),
+            _ => format!("{e}; {unmoved}"),
+        });
+    }
+    if let Some(path) = checkout
+        && let Err(e) = fast_forward_checkout(path, before, commit)
+    {
+        // Put the ref back, so the checkout and its branch agree again.
+        return Err(match move_ref(&root, target, before, commit) {
+            Ok(()) => format!(
+                "cannot bring the checkout of `{target}` at `{}` to the merge: {e}; {unmoved}",
+                ctx.repo_relative(path)
+            ),
+            Err(back) => format!(
+                "cannot bring the checkout of `{target}` at `{}` to the merge ({e}), nor put the ref back ({back})",
+                ctx.repo_relative(path)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Brings a checkout whose branch just moved from `from` to `to` along: index and files go from
@@ -622,8 +629,9 @@ pub fn conflicted_dir(ctx: &OpContext<'_>, s: &Sentinel) -> Result<PathBuf, Stri
 
 /// Completes a conflicted merge whose conflicts are all resolved: commits it, records the result
 /// for the integrate job, and clears the sentinel. A merge in a temporary worktree stays there
-/// for the integrate job's re-run to check and land; one left in a checkout of the target (by an
-/// older vizier) is committed there. Returns the commit.
+/// for the integrate job's re-run to check and land when that node has a `cicd` gate, and lands now
+/// (the target moves, its checkout is fast-forwarded) when it has none; one left in a checkout of
+/// the target (by an older vizier) is committed there. Returns the commit.
 pub fn complete(ctx: &OpContext<'_>, s: &Sentinel) -> Result<String, String> {
     let root = ctx.repo_root();
     let dir = conflicted_dir(ctx, s)?;
@@ -666,14 +674,33 @@ pub fn complete(ctx: &OpContext<'_>, s: &Sentinel) -> Result<String, String> {
             None => git_cmd::rev(&dir, "HEAD").ok_or("HEAD names no commit")?,
         }
     };
-    // A merge resolved in its temporary worktree stays there: the integrate node's re-run (the
-    // gate's loop-back) runs CI on it and lands it.
+    // A merge resolved in its temporary worktree: when the integrate node carries a `cicd` gate,
+    // the merge stays there for the node's re-run (the gate's loop-back) to check and land;
+    // without one it lands now.
     let (target_before, worktree) = if s.temporary {
         let before = s
             .target_before
             .as_deref()
             .ok_or("the merge sentinel does not record the target's commit")?;
-        (Some(before.to_owned()), Some(rel.clone()))
+        let needs_ci = ctx
+            .store
+            .job_spec(&s.job_id)
+            .map(|spec| spec.node.gates.iter().any(|g| g.kind == "cicd"))
+            .unwrap_or(true);
+        if needs_ci {
+            (Some(before.to_owned()), Some(rel.clone()))
+        } else {
+            if commit != before {
+                let checkout = git_cmd::worktrees(&root)?
+                    .into_iter()
+                    .find(|w| w.branch.as_deref() == Some(target.as_str()))
+                    .map(|w| w.path);
+                move_target(ctx, &target, &commit, before, checkout.as_deref(), "")?;
+            }
+            remove_worktree(&root, &rel, true)?;
+            WorktreeClaim::remove(ctx.store, &s.job_id);
+            (None, None)
+        }
     } else {
         (None, None)
     };

@@ -633,6 +633,51 @@ fn a_conflict_in_a_temporary_worktree_is_resolved_and_the_target_ref_moves() {
     assert!(sentinels(&repo).is_empty());
 }
 
+/// A conflict resolved by the gate does not skip CI: the resolved merge lands only through the
+/// integrate node's re-run, after its `cicd` gate passed on it.
+#[test]
+fn a_resolved_conflict_is_checked_by_ci_before_it_lands() {
+    let repo = conflict_repo("demo");
+    let with_ci = |script: &str| {
+        fixture("gate_conflict_resolution").replace(
+            "on = { blocked = [\"resolve\"] }",
+            &format!("gates = [{{ kind = \"cicd\", script = {script:?} }}]\non = {{ blocked = [\"resolve\"] }}"),
+        )
+    };
+    install(
+        &repo,
+        "resolve",
+        &with_ci("test \"$(cat notes.txt)\" = theirs && exit 4"),
+    );
+    let before = repo.git(&["rev-parse", "main"]).trim().to_owned();
+    let r = run(&repo, "resolve", &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(reason(&r.manifest, "integrate").starts_with("CI failed on the merged result"));
+    let integrate = node(&r.manifest, "integrate");
+    assert_eq!(integrate["status"], "failed");
+    assert_eq!(integrate["exit_code"], 4);
+    assert_eq!(integrate["attempts"], 2);
+    assert_eq!(repo.git(&["rev-parse", "main"]).trim(), before);
+    assert_eq!(repo.read("notes.txt"), "ours\n");
+    assert!(leftover_worktrees(&repo).is_empty());
+
+    // With a passing CI the resolved merge lands and the checkout follows.
+    install(
+        &repo,
+        "resolve",
+        &with_ci("test \"$(cat notes.txt)\" = theirs"),
+    );
+    let r = run(&repo, "resolve", &[]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(repo.git(&["show", "main:notes.txt"]), "theirs\n");
+    assert_eq!(repo.read("notes.txt"), "theirs\n");
+    assert_eq!(
+        node(&r.manifest, "integrate")["metadata"]["merge_ci_exit_code"],
+        0
+    );
+    assert!(leftover_worktrees(&repo).is_empty());
+}
+
 #[test]
 fn without_a_resolver_the_conflict_waits_for_a_person_and_jobs_retry_finishes_the_merge() {
     let repo = conflict_repo("plan");
