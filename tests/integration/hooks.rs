@@ -897,6 +897,10 @@ fn a_squash_merge_of_a_no_verify_template_is_not_waved_through_by_the_cache() {
     repo.write("src.txt", "ordinary\n");
     repo.git(&["add", "-A"]);
     assert_ok(&commit(&repo, "ordinary"));
+    assert!(
+        !repo.join(".git/vizier-validated").exists(),
+        "content vizier never validated is not remembered as valid"
+    );
 
     repo.git(&["checkout", "-q", "main"]);
     repo.git(&["merge", "-q", "--squash", "topic"]);
