@@ -245,12 +245,25 @@ fn compile_error(e: CompileError) -> Error {
 /// The trigger of a run started on this machine: `HEAD`'s commit and ref.
 pub fn local_trigger(root: &Path) -> Trigger {
     let (sha, ref_name) = crate::git::head(root).unwrap_or_else(|| ("0".repeat(40), String::new()));
+    // What a push event would say about the commit, where this machine knows it too; the other
+    // trigger variables are derived or set empty by the plan (`compile::TRIGGER_VARIABLES`).
+    let mut env = std::collections::BTreeMap::new();
+    if let Some(message) = commit_message(root, &sha) {
+        env.insert("VIZIER_COMMIT_MESSAGE".to_owned(), message);
+    }
     Trigger {
         kind: "local".into(),
         sha,
         ref_name,
+        env,
         ..Trigger::default()
     }
+}
+
+fn commit_message(root: &Path, sha: &str) -> Option<String> {
+    let repo = git2::Repository::discover(root).ok()?;
+    let commit = repo.find_commit(git2::Oid::from_str(sha).ok()?).ok()?;
+    Some(commit.message().ok()?.trim_end_matches('\n').to_owned())
 }
 
 /// Picks the run id and writes every record of the run. `driven` marks this process as its driver.

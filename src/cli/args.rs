@@ -265,6 +265,9 @@ pub enum HooksAction {
         /// Replace a foreign hook (it is backed up)
         #[arg(long)]
         force: bool,
+        /// In a husky repository, append vizier's line to husky's own scripts (`.husky/<hook>`)
+        #[arg(long)]
+        husky: bool,
     },
     /// Remove vizier's hooks and restore what was there before
     Uninstall {

@@ -2,6 +2,7 @@
 //! node with its resolved args, its dependencies by index, its loop-backs, and the deterministic
 //! run and job ids. Pure: nothing here reads or writes the job store.
 
+mod env;
 mod hash;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +14,7 @@ use crate::template::graph::{DepKind, Graph};
 use crate::template::params::{env_name, substitute};
 use crate::template::{Outcome, Precondition, Template};
 
+pub use env::TRIGGER_VARIABLES;
 pub use hash::policy_snapshot_hash;
 
 pub const PLAN_FORMAT: u32 = 1;
@@ -188,6 +190,7 @@ impl Plan {
         for (k, v) in &self.trigger.env {
             env.push((k.clone(), v.clone()));
         }
+        env::complete(&mut env, &self.trigger);
         env
     }
 

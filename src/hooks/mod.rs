@@ -9,12 +9,14 @@
 
 mod check;
 mod folder;
+pub mod husky;
 mod install;
 mod script;
 mod staged;
 
 pub use check::{
-    PreCommit, PushCheck, PushOutcome, PushedRef, parse_push_input, pre_commit, pre_push, short,
+    PreCommit, PushCheck, PushOutcome, PushedRef, framework_push, parse_push_input, pre_commit,
+    pre_push, short, under_pre_commit_framework,
 };
 pub use folder::{HooksFolder, HooksPathSetting, locate};
 pub use install::{

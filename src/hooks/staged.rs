@@ -35,6 +35,9 @@ const FIRST_READ: u64 = 64 * 1024;
 /// written there: content equal to `HEAD`'s proves nothing (`HEAD` may hold a template committed
 /// with `--no-verify`).
 const VALIDATED: &str = "vizier-validated";
+/// Beside it: the `.vizier/` entries of the last `HEAD` commit the staged content matched, as
+/// `<commit> <entries digest>`. A fact about a commit, never a claim of validity.
+const HEAD_CONTENT: &str = "vizier-head-content";
 
 /// What the quick look found.
 #[derive(Debug, Default)]
@@ -50,7 +53,9 @@ pub struct Look {
 
 /// Looks at the index git commits from. When git runs the hook it names that index in
 /// `GIT_INDEX_FILE`, and then no repository is opened at all unless the `.vizier/` entries are new.
-pub fn look() -> Result<Look> {
+/// `head_counts`: whether content equal to `HEAD`'s needs no check (the commit brings no template
+/// in); it never makes that content remembered as valid.
+pub fn look(head_counts: bool) -> Result<Look> {
     let from_git = std::env::var_os("GIT_INDEX_FILE")
         .filter(|f| !f.is_empty())
         .map(PathBuf::from);
@@ -113,6 +118,21 @@ pub fn look() -> Result<Look> {
     staged.sort();
     // Validation is a function of the staged `.vizier/` content, of this vizier and of the config it
     // reads: content this vizier validated clean under the same key needs no check now.
+    // The commit changes nothing under `.vizier/` when the staged entries are `HEAD`'s. Which
+    // entries a commit holds never changes, so a record of "commit X holds entries D" (never of
+    // validity) answers that for the next commits on X without opening the repository.
+    let digest = entries_digest(&staged);
+    let head_record = git_dir.join(HEAD_CONTENT);
+    if head_counts
+        && let Some(head) = head_commit(&git_dir)
+        && std::fs::read_to_string(&head_record)
+            .is_ok_and(|text| text.trim() == format!("{head} {digest}"))
+    {
+        return Ok(Look {
+            changed: Some(false),
+            remember: None,
+        });
+    }
     let key = content_key(&git_dir, &staged);
     let cache = git_dir.join(VALIDATED);
     if std::fs::read_to_string(&cache).is_ok_and(|text| text.trim() == key) {
@@ -127,11 +147,15 @@ pub fn look() -> Result<Look> {
     };
     let mut head = head_entries(&repo)?;
     head.sort();
-    if staged == head {
+    if head_counts && staged == head {
         // The commit changes nothing under `.vizier/`, so it brings no template in. That is no proof
         // the content is valid (`HEAD` may hold a template committed with `--no-verify`), so it is
-        // not remembered: a later commit that brings this content somewhere else (a squash merge
-        // onto another branch) is validated.
+        // not remembered as valid: a later commit that brings this content somewhere else (a
+        // squash merge onto another branch) is validated. Only "this commit holds these entries"
+        // is remembered.
+        if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
+            let _ = std::fs::write(&head_record, format!("{} {digest}\n", head.id()));
+        }
         return Ok(Look {
             changed: Some(false),
             remember: None,
@@ -140,6 +164,50 @@ pub fn look() -> Result<Look> {
     Ok(Look {
         changed: Some(true),
         remember: Some((cache, key)),
+    })
+}
+
+/// A digest of the entries alone (path, mode, blob id).
+fn entries_digest(entries: &[Entry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for e in entries {
+        h.update((e.path.len() as u64).to_be_bytes());
+        h.update(&e.path);
+        h.update(e.mode.to_be_bytes());
+        h.update(e.oid);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The commit `HEAD` names, read from the files git keeps (`HEAD`, the loose ref in this folder or
+/// the common one, `packed-refs`) without opening the repository. `None` whenever that is not
+/// plain (another ref storage, an unborn branch, anything odd): the caller then asks libgit2.
+fn head_commit(git_dir: &Path) -> Option<String> {
+    let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    let head = head.trim();
+    if is_oid(head) {
+        return Some(head.to_owned());
+    }
+    let name = head.strip_prefix("ref: ")?.trim();
+    if !name.starts_with("refs/") || name.split('/').any(|p| p.is_empty() || p == "..") {
+        return None;
+    }
+    let common = match std::fs::read_to_string(git_dir.join("commondir")) {
+        Ok(rel) => git_dir.join(rel.trim()),
+        Err(_) => git_dir.to_path_buf(),
+    };
+    for dir in [git_dir, common.as_path()] {
+        if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+            let sha = text.trim();
+            return is_oid(sha).then(|| sha.to_owned());
+        }
+    }
+    let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
+    packed.lines().find_map(|line| {
+        let (sha, r) = line.split_once(' ')?;
+        (r == name && is_oid(sha)).then(|| sha.to_owned())
     })
 }
 
@@ -557,6 +625,34 @@ mod tests {
         let mut wrong = bytes.clone();
         wrong[0] = b'X';
         assert_eq!(scan(&wrong, b".vizier/"), Scan::Unsupported);
+    }
+
+    #[test]
+    fn head_commit_reads_loose_packed_detached_and_worktree_heads_like_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        std::fs::write(root.join("a"), "a").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "one"]);
+        let sha = git(root, &["rev-parse", "HEAD"]);
+        let git_dir = root.join(".git");
+        assert_eq!(head_commit(&git_dir).as_deref(), Some(sha.as_str()));
+        git(root, &["pack-refs", "--all"]);
+        assert!(!git_dir.join("refs/heads/main").exists());
+        assert_eq!(head_commit(&git_dir).as_deref(), Some(sha.as_str()));
+        let linked = tempfile::tempdir().unwrap();
+        let wt = linked.path().join("wt");
+        git(
+            root,
+            &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()],
+        );
+        let wt_git = root.join(".git/worktrees/wt");
+        assert_eq!(head_commit(&wt_git).as_deref(), Some(sha.as_str()));
+        git(root, &["checkout", "-q", "--detach"]);
+        assert_eq!(head_commit(&git_dir).as_deref(), Some(sha.as_str()));
+        git(root, &["checkout", "-q", "--orphan", "nothing-yet"]);
+        assert_eq!(head_commit(&git_dir), None);
     }
 
     #[test]

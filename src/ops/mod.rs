@@ -5,6 +5,7 @@
 
 mod agent_invoke;
 mod build_materialize_step;
+pub mod changed_files;
 mod command_run;
 mod gate_approval;
 mod gate_cicd;

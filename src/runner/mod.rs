@@ -481,6 +481,7 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
     env.push(("VIZIER_NODE_ID".into(), spec.node.node_id.clone()));
     env.push((exec::ATTEMPT_ENV.into(), attempt.to_string()));
     env.push(("VIZIER_REPO_ROOT".into(), store.root.display().to_string()));
+    crate::ops::changed_files::ensure(store, job_id, &mut env)?;
     env.push((exec::ROOT_ENV.into(), execution_root.display().to_string()));
     // Node outputs: upstream values in, `$VIZIER_OUTPUT` out (crate::outputs).
     let inputs = match crate::outputs::prepare(store, &spec.node, &spec.run_id, attempt) {

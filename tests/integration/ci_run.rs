@@ -370,3 +370,23 @@ fn the_outcome_output_uses_the_manifest_words_the_action_documents() {
         }
     }
 }
+
+/// `vizier ci` with no push event set only two of the documented variables; a `set -u` script that
+/// passes on GitHub failed there. Every one is set, and the changed-files variable names a file.
+#[test]
+fn a_set_u_script_sees_every_documented_variable_in_ci_without_an_event() {
+    assert_eq!(
+        crate::run::documented_variables(),
+        vizier::compile::TRIGGER_VARIABLES,
+        "docs/ci.md lists what the plan sets"
+    );
+    let repo = repo_with("ci", &crate::run::strict_env_template());
+    repo.vizier().arg("ci").assert().code(0);
+    let env = repo.read("env.txt");
+    for name in crate::run::documented_variables() {
+        assert!(
+            env.lines().any(|l| l.starts_with(&format!("{name}="))),
+            "{name}:\n{env}"
+        );
+    }
+}

@@ -178,7 +178,6 @@ fn develop_runs_draft_approve_and_merge_to_the_end_with_a_scripted_agent() {
         "approve__agent",
         "approve__commit",
         "merge__integrate",
-        "merge__ci",
     ] {
         assert_eq!(node(m, stage_node)["status"], "succeeded", "{stage_node}");
     }

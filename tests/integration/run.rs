@@ -588,3 +588,59 @@ fn lock_keys_substitute_params_so_two_branches_do_not_share_a_lock() {
     keys.sort();
     assert_eq!(keys, ["branch:a", "branch:b"]);
 }
+
+/// The `VIZIER_*` names `docs/ci.md` lists for nodes, read from its table.
+pub fn documented_variables() -> Vec<String> {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md"),
+    )
+    .unwrap();
+    let names: Vec<String> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `VIZIER_"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| format!("VIZIER_{name}"))
+        .collect();
+    assert_eq!(names.len(), 12, "{names:?}");
+    names
+}
+
+/// A `set -u` script reading every documented variable, and the changed-files file: passes only
+/// when each is set and the file exists.
+pub fn strict_env_template() -> String {
+    let reads: String = documented_variables()
+        .iter()
+        .map(|n| format!("printf '%s=%s\\n' {n} \"${n}\"; "))
+        .collect();
+    format!(
+        "id = \"template.env\"\nversion = \"v1\"\n\n[[nodes]]\nid = \"env\"\nkind = \"shell\"\nuses = \"cap.env.shell.cicd.run\"\nargs = {{ command = {:?} }}\n",
+        format!(
+            "set -u; {{ {reads}}} > env.txt; test -f \"$VIZIER_CHANGED_FILES\"; cat \"$VIZIER_CHANGED_FILES\" >> changed.txt"
+        )
+    )
+}
+
+/// Plain `vizier run` left 10 of the 12 documented `VIZIER_*` variables unset, so a `set -u` script
+/// that passes on GitHub failed locally. Every one is set (empty where there is no value), and
+/// `VIZIER_CHANGED_FILES` names a file.
+#[test]
+fn a_set_u_script_sees_every_documented_variable_in_a_plain_run() {
+    let repo = repo_with("env", &strict_env_template());
+    repo.vizier().args(["run", "env"]).assert().code(0);
+    let env = repo.read("env.txt");
+    let sha = repo.git(&["rev-parse", "HEAD"]);
+    for expected in [
+        format!("VIZIER_SHA={}", sha.trim()),
+        "VIZIER_REF=refs/heads/main".to_owned(),
+        "VIZIER_REF_NAME=main".to_owned(),
+        "VIZIER_REF_TYPE=branch".to_owned(),
+        "VIZIER_EVENT_NAME=local".to_owned(),
+        "VIZIER_BEFORE=".to_owned(),
+        "VIZIER_COMMIT_MESSAGE=init".to_owned(),
+    ] {
+        assert!(
+            env.lines().any(|l| l == expected),
+            "{expected} not in\n{env}"
+        );
+    }
+}

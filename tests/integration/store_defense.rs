@@ -401,7 +401,9 @@ fn a_crash_before_the_manifest_leaves_no_trace_of_the_run() {
         .args(["jobs", "list", "--format", "json"])
         .assert()
         .code(0)
-        .stdout(predicate::str::diff("{\n  \"version\": 1,\n  \"jobs\": []\n}\n"))
+        .stdout(predicate::str::diff(
+            "{\n  \"version\": 1,\n  \"jobs\": []\n}\n",
+        ))
         .stderr(predicate::str::contains("corrupt").not());
     let jobs = repo.join(".vizier/jobs");
     let left: Vec<String> = std::fs::read_dir(&jobs)
