@@ -651,6 +651,7 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/custom").join(&m.run_id));
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
         let _ = std::fs::remove_file(store.plan_path(&m.run_id));
+        let _ = std::fs::remove_file(crate::exec::driver_lock_path(store, &m.run_id));
         std::fs::remove_file(store.manifest_path(&m.run_id)).map_err(|source| Error::Write {
             path: store.manifest_path(&m.run_id),
             source,

@@ -23,7 +23,7 @@ use crate::schedule::{self, LockTable, Probe};
 use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
 pub use crate::workspace::inside_root;
 
-/// Reads the world for the scheduler from the store, `/proc` and git.
+/// Reads the world for the scheduler from the store, the processes' life locks and git.
 pub struct StoreProbe<'a> {
     pub store: &'a Store,
 }
@@ -38,10 +38,7 @@ impl Probe for StoreProbe<'_> {
     fn alive(&self, job_id: &str, attempt: u32, recorded: Option<&ProcessId>) -> bool {
         // The claimant is the process really running the attempt; the recorded pid is who was
         // started, which may have lost the claim to a duplicate start.
-        match exec::claimant(self.store, job_id, attempt) {
-            Some(p) => exec::alive(&p),
-            None => recorded.is_some_and(exec::alive),
-        }
+        exec::attempt_alive(self.store, job_id, attempt, recorded)
     }
 
     fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool {
@@ -207,7 +204,10 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         let (in_scope, may_start) = match scope {
             Scope::Driver(run_id) => (m.run_id == run_id, true),
             Scope::Undriven => {
-                let driven = m.driver.as_ref().is_some_and(exec::alive);
+                let driven = m
+                    .driver
+                    .as_ref()
+                    .is_some_and(|d| exec::driver_alive(store, &m.run_id, d));
                 (true, !driven)
             }
         };
@@ -215,7 +215,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             continue;
         }
         let mut dirty = false;
-        if matches!(scope, Scope::Undriven) && m.driver.as_ref().is_some_and(|d| !exec::alive(d)) {
+        if matches!(scope, Scope::Undriven)
+            && m.driver
+                .as_ref()
+                .is_some_and(|d| !exec::driver_alive(store, &m.run_id, d))
+        {
             m.driver = None;
             dirty = true;
         }
