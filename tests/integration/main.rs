@@ -1,7 +1,9 @@
 //! One integration test binary: each module drives the real `vizier` binary against real git
 //! repositories in temp folders, with an isolated git and home environment.
 
+mod ci_act;
 mod ci_action;
+mod ci_release;
 mod ci_run;
 mod compose;
 mod fixtures;
