@@ -12,11 +12,13 @@ use crate::support::BIN;
 // `uses:` everywhere
 
 /// The majors that run on node24 (node20 is being removed from GitHub's runners).
-const NODE24_MAJORS: [&str; 5] = [
+const NODE24_MAJORS: [&str; 7] = [
     "actions/checkout@v5",
     "actions/upload-artifact@v6",
     "actions/download-artifact@v7",
     "actions/cache@v5",
+    "actions/cache/restore@v5",
+    "actions/cache/save@v5",
     "actions/attest-build-provenance@v3",
 ];
 
@@ -97,7 +99,11 @@ fn every_uses_in_the_action_ci_and_github_folders_is_a_node24_major() {
         .collect();
     assert_eq!(
         in_action,
-        ["actions/cache@v5", "actions/upload-artifact@v6"],
+        [
+            "actions/cache/restore@v5",
+            "actions/cache/save@v5",
+            "actions/upload-artifact@v6"
+        ],
         "{found:?}"
     );
     assert!(found.iter().any(|(_, u)| u == "actions/checkout@v5"));
