@@ -10,6 +10,7 @@ mod fixtures;
 mod hooks;
 mod init;
 mod jobs;
+mod liveness;
 mod ops_agent;
 mod ops_git;
 mod run;
