@@ -276,7 +276,7 @@ pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manif
     store.assign_free_run_id(plan);
     let mut manifest = store.initial_manifest(plan, &store::now());
     if driven {
-        manifest.driver = Some(crate::exec::process_id(std::process::id()));
+        manifest.driver = Some(crate::exec::hold_driver(store, &plan.run_id)?);
     }
     store.materialize(plan, &manifest)?;
     Ok(manifest)

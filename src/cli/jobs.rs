@@ -677,7 +677,10 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         .filter(|m| {
             !active.contains(&m.run_id)
                 && m.is_finished()
-                && !m.driver.as_ref().is_some_and(crate::exec::alive)
+                && !m
+                    .driver
+                    .as_ref()
+                    .is_some_and(|d| crate::exec::driver_alive(store, &m.run_id, d))
         })
         .collect();
     let remove = finished.len().saturating_sub(keep);
@@ -690,6 +693,7 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
         let _ = std::fs::remove_file(store.plan_path(&m.run_id));
         store.remove_swaps(&m.run_id);
+        let _ = std::fs::remove_file(crate::exec::driver_lock_path(store, &m.run_id));
         std::fs::remove_file(store.manifest_path(&m.run_id)).map_err(|source| Error::Write {
             path: store.manifest_path(&m.run_id),
             source,

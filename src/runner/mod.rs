@@ -26,7 +26,7 @@ use crate::schedule::{self, LockTable, Probe};
 use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
 pub use crate::workspace::inside_root;
 
-/// Reads the world for the scheduler from the store, `/proc` and git.
+/// Reads the world for the scheduler from the store, the processes' life locks and git.
 pub struct StoreProbe<'a> {
     pub store: &'a Store,
 }
@@ -41,10 +41,7 @@ impl Probe for StoreProbe<'_> {
     fn alive(&self, job_id: &str, attempt: u32, recorded: Option<&ProcessId>) -> bool {
         // The claimant is the process really running the attempt; the recorded pid is who was
         // started, which may have lost the claim to a duplicate start.
-        match exec::claimant(self.store, job_id, attempt) {
-            Some(p) => exec::alive(&p),
-            None => recorded.is_some_and(exec::alive),
-        }
+        exec::attempt_alive(self.store, job_id, attempt, recorded)
     }
 
     fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool {
@@ -219,7 +216,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         };
         // A run its own live driver ticks is left to it: two processes finishing the same run
         // would race (and `jobs gc` could remove it under its driver's feet).
-        if matches!(scope, Scope::Undriven) && m.driver.as_ref().is_some_and(exec::alive) {
+        if matches!(scope, Scope::Undriven)
+            && m.driver
+                .as_ref()
+                .is_some_and(|d| exec::driver_alive(store, run_id, d))
+        {
             continue;
         }
         let plan = match cache.plan(store, run_id) {

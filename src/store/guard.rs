@@ -51,7 +51,8 @@ pub fn create_nofollow(path: &Path, append: bool) -> std::io::Result<File> {
         .create(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     if append {
-        options.append(true);
+        // Readable as well: a job's stdout log is read back by the agent step that appended to it.
+        options.append(true).read(true);
     } else {
         options.write(true).truncate(true);
     }

@@ -3,9 +3,11 @@
 
 mod agents;
 mod agents_doc;
+mod ci_act;
 mod ci_action;
 mod ci_fanout;
 mod ci_fanout_workflow;
+mod ci_release;
 mod ci_run;
 mod cli;
 mod compose;
@@ -13,6 +15,7 @@ mod fixtures;
 mod hooks;
 mod init;
 mod jobs;
+mod liveness;
 mod ops_agent;
 mod ops_git;
 mod outputs;
