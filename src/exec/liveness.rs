@@ -43,18 +43,20 @@ pub enum Life {
 }
 
 /// Creates `path` holding `contents`, locked by this process for the rest of its life. `Ok(false)`
-/// when `path` already exists (another process made it first); it is left untouched.
+/// when `path` already exists (another process made it first); it is left untouched. The content is
+/// written and locked under a temporary name, then hard-linked into place, so nobody ever sees the
+/// file empty, half-written or unlocked.
 pub fn hold_new(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = path.with_file_name(format!(".{name}.{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&temp); // left by an earlier process with the same pid
     let made = (|| {
         let mut file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&temp)?;
         file.write_all(contents)?;
@@ -68,6 +70,7 @@ pub fn hold_new(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
             return Err(e);
         }
     };
+    crate::store::failpoint("claim-before-link");
     let linked = std::fs::hard_link(&temp, path);
     let _ = std::fs::remove_file(&temp);
     match linked {
