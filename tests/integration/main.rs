@@ -15,4 +15,5 @@ mod schema;
 mod store_defense;
 mod support;
 mod validate;
+mod validate_bombs;
 mod validate_fuzz;
