@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod contracts;
+mod paths;
 mod structure;
 mod uses;
 
@@ -48,6 +49,7 @@ pub fn check_template(template: &Template, sources: &SourceMap, findings: &mut V
     let mut ctx = Ctx { sources, findings };
     for node in &template.nodes {
         uses::check(&mut ctx, node);
+        paths::check(&mut ctx, node);
     }
     structure::check(&mut ctx, template, &graph);
     artifacts::check(&mut ctx, template);

@@ -178,3 +178,61 @@ fn a_file_that_is_not_utf8_is_a_finding_and_the_others_are_still_checked() {
         .collect();
     assert!(files.contains(&".vizier/workflow/latin1.toml"), "{files:?}");
 }
+
+#[test]
+fn paths_leaving_the_repository_are_reported_at_validation() {
+    let t = r#"id = "t"
+version = "v1"
+
+[[artifact_contracts]]
+id = "prompt_text"
+version = "v1"
+
+[[nodes]]
+id = "prompt"
+uses = "cap.env.builtin.prompt.resolve"
+args = { prompt_file = "../secret/prompt.md" }
+produces = { succeeded = [{ custom = { type_id = "prompt_text", key = "main" } }] }
+
+[[nodes]]
+id = "plan"
+uses = "cap.env.builtin.plan.persist"
+args = { spec_file = "/etc/passwd", slug = "s" }
+
+[[nodes]]
+id = "patches"
+uses = "cap.env.builtin.patch.pipeline_prepare"
+args = { files = '["ok.patch", "a/../../b.patch"]' }
+
+[[nodes]]
+id = "fine"
+uses = "cap.env.builtin.plan.persist"
+args = { spec_file = "docs/${name}.md", slug = "s" }
+
+[params]
+name = "x"
+"#;
+    let repo = repo_with("ci", t);
+    let report = json(&repo, ".vizier/workflow/ci.toml", 1);
+    let found: Vec<(String, String)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "invalid-field")
+        .map(|d| {
+            (
+                d["node"].as_str().unwrap_or("").to_owned(),
+                d["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let nodes: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(nodes, ["prompt", "plan", "patches"], "{report}");
+    assert!(found[0].1.contains("`..` part"));
+    assert!(found[1].1.contains("absolute"));
+    assert!(found[2].1.contains("a/../../b.patch"));
+    // Whether the outside path exists is never said.
+    for (_, message) in &found {
+        assert!(!message.contains("exist"), "{message}");
+    }
+}
