@@ -36,7 +36,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     let reader = WorkTree { root: root.clone() };
     let report = validate(&reader, &default_paths(&reader)?)?;
     let (config, _) = launch::load_config(&root)?;
-    let artifacts = artifacts_dir(&root, args.artifacts_dir.as_deref(), config.as_ref());
+    let artifacts = artifacts_dir(&root, args.artifacts_dir.as_deref(), config.as_ref())?;
     std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
         path: artifacts.clone(),
         source,
@@ -282,26 +282,33 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
+/// The artifacts folder: `--artifacts-dir` is the operator's choice and may be anywhere; `[ci]
+/// artifacts_dir` comes from the tracked config (anyone who can push writes it), so it must stay
+/// inside the repository (no absolute path, no `..`, no symlink out).
 fn artifacts_dir(
     root: &Path,
     given: Option<&Path>,
     config: Option<&crate::config::Config>,
-) -> PathBuf {
-    let rel = given
-        .map(Path::to_path_buf)
-        .or_else(|| {
-            config
-                .and_then(|c| c.ci.artifacts_dir.clone())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from(".vizier/artifacts"));
-    if rel.is_absolute() {
-        rel
-    } else if given.is_some() {
-        std::env::current_dir().map(|d| d.join(&rel)).unwrap_or(rel)
-    } else {
-        root.join(rel)
+) -> Result<PathBuf> {
+    if let Some(given) = given {
+        return Ok(if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(given))
+                .unwrap_or_else(|_| given.to_path_buf())
+        });
     }
+    let configured = config.and_then(|c| c.ci.artifacts_dir.clone());
+    let rel = configured
+        .clone()
+        .unwrap_or_else(|| ".vizier/artifacts".to_owned());
+    crate::workspace::resolve_inside(root, &rel).map_err(|_| {
+        Error::Usage(format!(
+            "`[ci] artifacts_dir = \"{rel}\"` in .vizier/config.toml leaves the repository; \
+             name a folder inside it, or pass `--artifacts-dir` to write elsewhere"
+        ))
+    })
 }
 
 fn lines<'a>(items: impl Iterator<Item = &'a str>) -> String {

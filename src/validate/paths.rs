@@ -23,10 +23,7 @@ fn leaves(path: &str) -> Option<&'static str> {
     if literal.starts_with('/') || literal.starts_with('\\') || literal.starts_with('~') {
         return Some("is absolute");
     }
-    if literal
-        .split(['/', '\\'])
-        .any(|part| part == "..")
-    {
+    if literal.split(['/', '\\']).any(|part| part == "..") {
         return Some("has a `..` part");
     }
     None
@@ -34,7 +31,9 @@ fn leaves(path: &str) -> Option<&'static str> {
 
 pub fn check(ctx: &mut Ctx<'_>, node: &Node) {
     for name in ["prompt_file", "spec_file"] {
-        let Some(value) = node.arg(name) else { continue };
+        let Some(value) = node.arg(name) else {
+            continue;
+        };
         if let Some(why) = leaves(&value.value) {
             ctx.push(finding(node, name, &value.value, why, value.span.clone()));
         }
