@@ -8,6 +8,7 @@ mod fixtures;
 mod hooks;
 mod init;
 mod jobs;
+mod kill_loop;
 mod ops_agent;
 mod ops_git;
 mod run;
