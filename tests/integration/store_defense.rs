@@ -852,3 +852,26 @@ fn a_configured_artifacts_dir_stays_inside_the_repository_but_the_flag_may_go_an
     assert_cmd::Command::from_std(cmd).assert().code(0);
     assert!(dir.path().join("chosen/summary.md").exists());
 }
+
+#[test]
+fn an_artifact_named_like_a_path_in_a_plan_is_corrupt() {
+    let repo = repo_with("t", WAITING);
+    detached_waiting(&repo);
+    let run_id = manifests(&repo)[0]["run_id"].as_str().unwrap().to_owned();
+    let path = repo.join(&format!(".vizier/jobs/plans/{run_id}.json"));
+    let mut plan: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    plan["nodes"][2]["produces"] =
+        serde_json::json!([{ "type_id": "x", "key": "../../../../../out" }]);
+    std::fs::write(&path, serde_json::to_vec(&plan).unwrap()).unwrap();
+    repo.vizier()
+        .args(["jobs", "list"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("cannot be a folder name"));
+    let ok = job_id(&repo, "ok");
+    repo.vizier()
+        .args(["jobs", "approve", &ok])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("cannot be a folder name"));
+}
