@@ -192,12 +192,9 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
     let mut report = TickReport::default();
     let active = store.active_runs()?;
     let mut manifests: Vec<(Manifest, Arc<Plan>)> = Vec::new();
+    // Locks held by running jobs, across every active run (those this tick leaves alone too).
+    let mut locks = LockTable::default();
     for run_id in &active {
-        if let Scope::Driver(own) = scope
-            && own != run_id
-        {
-            continue;
-        }
         let m = match cache.manifest(store, run_id) {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -216,7 +213,18 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         };
         // A run its own live driver ticks is left to it: two processes finishing the same run
         // would race (and `jobs gc` could remove it under its driver's feet).
-        if matches!(scope, Scope::Undriven) && m.driver.as_ref().is_some_and(exec::alive) {
+        let in_scope = match scope {
+            Scope::Driver(own) => own == run_id,
+            Scope::Undriven => !m.driver.as_ref().is_some_and(exec::alive),
+        };
+        if !in_scope {
+            if m.nodes.iter().any(|n| n.status == Status::Running)
+                && let Ok(plan) = cache.plan(store, run_id)
+                && store::check_run(&plan, &m).is_ok()
+            {
+                add_locks(&mut locks, &plan, &m);
+            }
+            cache.remember(m, None);
             continue;
         }
         let plan = match cache.plan(store, run_id) {
@@ -247,16 +255,8 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         }
         manifests.push((m, plan));
     }
-    // Locks held by running jobs, across every active run.
-    let mut locks = LockTable::default();
     for (m, plan) in &manifests {
-        for (p, n) in plan.nodes.iter().zip(&m.nodes) {
-            if n.status == Status::Running {
-                for lock in &p.locks {
-                    locks.add(&lock.key, &lock.mode, &n.job_id);
-                }
-            }
-        }
+        add_locks(&mut locks, plan, m);
     }
     let probe = StoreProbe { store };
     let now = store::now();
@@ -336,6 +336,17 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         store.set_active(&run_id, false)?;
     }
     Ok(report)
+}
+
+/// Adds the locks of a run's running jobs to the table.
+fn add_locks(locks: &mut LockTable, plan: &Plan, m: &Manifest) {
+    for (p, n) in plan.nodes.iter().zip(&m.nodes) {
+        if n.status == Status::Running {
+            for lock in &p.locks {
+                locks.add(&lock.key, &lock.mode, &n.job_id);
+            }
+        }
+    }
 }
 
 /// Applies a person's change to one run under the lock, writes it, then ticks the undriven runs.
