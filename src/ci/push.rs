@@ -9,7 +9,7 @@ use super::event::{EventSource, FetchPolicy, PushEvent, changed_paths, write_cha
 use super::github::{self, Annotation};
 use crate::compile::Trigger;
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The push this CI job runs for, when there is one.
 pub struct Push {
@@ -113,22 +113,32 @@ pub fn templates(given: &[String], config: Option<&Config>) -> Vec<String> {
         .unwrap_or_else(|| vec!["ci".to_owned()])
 }
 
-/// The artifacts folder: `--artifacts-dir` (relative to the current folder), else `[ci]
-/// artifacts_dir`, else `.vizier/artifacts` (both relative to the repository root).
-pub fn artifacts_dir(root: &Path, given: Option<&Path>, config: Option<&Config>) -> PathBuf {
-    let rel = given
-        .map(Path::to_path_buf)
-        .or_else(|| {
-            config
-                .and_then(|c| c.ci.artifacts_dir.clone())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from(".vizier/artifacts"));
-    if rel.is_absolute() {
-        rel
-    } else if given.is_some() {
-        std::env::current_dir().map(|d| d.join(&rel)).unwrap_or(rel)
-    } else {
-        root.join(rel)
+/// The artifacts folder: `--artifacts-dir` (relative to the current folder; the operator may name any
+/// folder), else `[ci]
+/// artifacts_dir`, else `.vizier/artifacts` (both inside the repository).
+pub fn artifacts_dir(
+    root: &Path,
+    given: Option<&Path>,
+    config: Option<&Config>,
+) -> Result<PathBuf> {
+    if let Some(given) = given {
+        return Ok(if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(given))
+                .unwrap_or_else(|_| given.to_path_buf())
+        });
     }
+    // `[ci] artifacts_dir` comes from the tracked config (anyone who can push writes it), so it
+    // must stay inside the repository: no absolute path, no `..`, no symlink out.
+    let rel = config
+        .and_then(|c| c.ci.artifacts_dir.clone())
+        .unwrap_or_else(|| ".vizier/artifacts".to_owned());
+    crate::workspace::resolve_inside(root, &rel).map_err(|_| {
+        Error::Usage(format!(
+            "`[ci] artifacts_dir = \"{rel}\"` in .vizier/config.toml leaves the repository; \
+             name a folder inside it, or pass `--artifacts-dir` to write elsewhere"
+        ))
+    })
 }

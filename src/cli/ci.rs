@@ -37,7 +37,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     let reader = WorkTree { root: root.clone() };
     let report = validate(&reader, &default_paths(&reader)?)?;
     let (config, _) = launch::load_config(&root)?;
-    let artifacts = push::artifacts_dir(&root, args.artifacts_dir.as_deref(), config.as_ref());
+    let artifacts = push::artifacts_dir(&root, args.artifacts_dir.as_deref(), config.as_ref())?;
     std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
         path: artifacts.clone(),
         source,

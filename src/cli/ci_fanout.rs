@@ -39,7 +39,7 @@ fn setup(artifacts_dir: Option<&Path>) -> Result<Setup> {
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
     let (config, _) = launch::load_config(&ws.root)?;
-    let artifacts = push::artifacts_dir(&ws.root, artifacts_dir, config.as_ref());
+    let artifacts = push::artifacts_dir(&ws.root, artifacts_dir, config.as_ref())?;
     std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
         path: artifacts.clone(),
         source,

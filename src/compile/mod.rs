@@ -226,6 +226,8 @@ pub enum CompileError {
     BadSet(String),
     #[error("param `{name}` refers to itself through `${{…}}`")]
     ParamCycle { name: String },
+    #[error("param `{name}` expands to more than {limit} bytes")]
+    ParamTooLarge { name: String, limit: u64 },
     #[error("node `{node}`: {message}")]
     Node { node: String, message: String },
 }
@@ -260,46 +262,68 @@ pub fn resolve_params(
         }
         raw.insert(name.to_owned(), value.to_owned());
     }
-    // Params may refer to params (`branch = "draft/${slug}"`); resolve them depth-first.
+    // Params may refer to params (`branch = "draft/${slug}"`); resolve them depth-first, without
+    // recursion (a chain of thousands of params must not run out of stack), each once.
+    use crate::template::params::{Piece, pieces};
+    let limit = crate::template::param_graph::MAX_EXPANDED;
     let mut resolved: BTreeMap<String, String> = BTreeMap::new();
-    fn resolve(
-        name: &str,
-        raw: &BTreeMap<String, String>,
-        resolved: &mut BTreeMap<String, String>,
-        stack: &mut Vec<String>,
-    ) -> Result<String, CompileError> {
-        if let Some(v) = resolved.get(name) {
-            return Ok(v.clone());
+    let mut on_stack: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for start in raw.keys() {
+        if resolved.contains_key(start) {
+            continue;
         }
-        if stack.iter().any(|s| s == name) {
-            return Err(CompileError::ParamCycle {
-                name: name.to_owned(),
-            });
-        }
-        stack.push(name.to_owned());
-        let text = raw.get(name).cloned().unwrap_or_default();
-        let mut out = String::new();
-        for piece in crate::template::params::pieces(&text) {
-            match piece {
-                crate::template::params::Piece::Literal(s)
-                | crate::template::params::Piece::Unclosed(s) => out.push_str(s),
-                crate::template::params::Piece::Ref(r) if raw.contains_key(r) => {
-                    out.push_str(&resolve(r, raw, resolved, stack)?);
+        // Frames: (param, its pieces, how many of them are resolved).
+        let mut work: Vec<(&str, Vec<Piece<'_>>, usize)> =
+            vec![(start.as_str(), pieces(&raw[start]), 0)];
+        on_stack.insert(start.as_str());
+        while let Some((name, parts, pos)) = work.last_mut() {
+            let name: &str = name;
+            // Visit the next unresolved declared reference, if any.
+            let mut next = None;
+            while *pos < parts.len() {
+                if let Piece::Ref(r) = parts[*pos]
+                    && let Some((key, text)) = raw.get_key_value(r)
+                    && !resolved.contains_key(r)
+                {
+                    if on_stack.contains(r) {
+                        return Err(CompileError::ParamCycle { name: r.to_owned() });
+                    }
+                    next = Some((key.as_str(), text.as_str()));
+                    break;
                 }
-                // An unknown name stays literal here; the validator reports it where it matters.
-                crate::template::params::Piece::Ref(r) => {
-                    out.push_str("${");
-                    out.push_str(r);
-                    out.push('}');
+                *pos += 1;
+            }
+            if let Some((key, text)) = next {
+                on_stack.insert(key);
+                work.push((key, pieces(text), 0));
+                continue;
+            }
+            let mut out = String::new();
+            for piece in parts.iter() {
+                match *piece {
+                    Piece::Literal(s) | Piece::Unclosed(s) => out.push_str(s),
+                    Piece::Ref(r) => match resolved.get(r) {
+                        Some(v) => out.push_str(v),
+                        // An unknown name stays literal here; the validator reports it where it
+                        // matters.
+                        None => {
+                            out.push_str("${");
+                            out.push_str(r);
+                            out.push('}');
+                        }
+                    },
+                }
+                if out.len() as u64 > limit {
+                    return Err(CompileError::ParamTooLarge {
+                        name: name.to_owned(),
+                        limit,
+                    });
                 }
             }
+            on_stack.remove(name);
+            resolved.insert(name.to_owned(), out);
+            work.pop();
         }
-        stack.pop();
-        resolved.insert(name.to_owned(), out.clone());
-        Ok(out)
-    }
-    for name in raw.keys() {
-        resolve(name, &raw, &mut resolved, &mut Vec::new())?;
     }
     Ok(resolved)
 }
@@ -356,6 +380,24 @@ pub fn compile(
     let graph = Graph::build(template);
     let lookup = |name: &str| params.get(name).map(String::as_str);
     let subst = |node: &str, text: &str| {
+        // The size first, so an arg naming large params many times is refused, never allocated.
+        let size: u64 = crate::template::params::pieces(text)
+            .iter()
+            .map(|p| match p {
+                crate::template::params::Piece::Ref(r) => {
+                    params.get(*r).map_or(r.len() + 3, String::len) as u64
+                }
+                crate::template::params::Piece::Literal(s)
+                | crate::template::params::Piece::Unclosed(s) => s.len() as u64,
+            })
+            .sum();
+        let limit = crate::template::param_graph::MAX_EXPANDED;
+        if size > limit {
+            return Err(CompileError::Node {
+                node: node.to_owned(),
+                message: format!("a value expands to {size} bytes, more than the limit of {limit}"),
+            });
+        }
         substitute(text, lookup).map_err(|name| CompileError::Node {
             node: node.to_owned(),
             message: format!("`${{{name}}}` names an undeclared param"),

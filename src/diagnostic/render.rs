@@ -13,6 +13,27 @@ pub struct FileSummary {
     pub ok: bool,
 }
 
+/// Lines longer than this (bytes) are shown as a window around the span.
+const LONG_LINE: usize = 400;
+/// Context kept on each side of the span in such a window, and the longest span shown whole.
+const CONTEXT: usize = 60;
+
+/// A window of `text` around `start..end` (byte offsets on char boundaries), with the span's new
+/// offsets in it.
+fn clip(text: &str, start: usize, end: usize) -> (&str, usize, usize) {
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let from = floor(start.saturating_sub(CONTEXT));
+    let end = floor(end.min(start + 2 * CONTEXT).max(start));
+    let to = floor((end + CONTEXT).min(text.len()));
+    let end = end.max(start);
+    (&text[from..to], start - from, end - from)
+}
+
 /// rustc-style text: `error[rule]: message`, `--> path:line:col`, the line, a caret, `help:`.
 pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
     let renderer = if color {
@@ -47,12 +68,30 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
                         .next()
                         .map_or(start, |c| start + c.len_utf8());
                 }
-                group = group.element(
-                    Snippet::source(text)
-                        .line_start(diag.line)
-                        .path(diag.path.to_string())
-                        .annotation(AnnotationKind::Primary.span(start..end)),
-                );
+                if text.len() <= LONG_LINE {
+                    group = group.element(
+                        Snippet::source(text)
+                            .line_start(diag.line)
+                            .path(diag.path.to_string())
+                            .annotation(AnnotationKind::Primary.span(start..end)),
+                    );
+                } else {
+                    // A very long line (a generated template) is shown as a window around the span,
+                    // so each diagnostic costs the window, not the line: many findings on one long
+                    // line must not make rendering quadratic. The origin keeps the true column.
+                    let (window, start, end) = clip(text, start, end);
+                    group = group
+                        .element(
+                            Origin::path(diag.path.to_string())
+                                .line(diag.line)
+                                .char_column(diag.column),
+                        )
+                        .element(
+                            Snippet::source(window)
+                                .line_start(diag.line)
+                                .annotation(AnnotationKind::Primary.span(start..end)),
+                        );
+                }
             }
             None => {
                 group = group.element(

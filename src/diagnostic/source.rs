@@ -8,16 +8,21 @@ pub struct SourceFile {
     pub path: Arc<str>,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Whether the whole text is ASCII: then a column is a byte difference, not a count of
+    /// characters (a generated file with many findings on one long line stays linear).
+    ascii: bool,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<Arc<str>>, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let ascii = text.is_ascii();
         SourceFile {
             path: path.into(),
             text,
             line_starts,
+            ascii,
         }
     }
 
@@ -26,10 +31,13 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
         let start = self.line_starts[line];
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let column = if self.ascii {
+            offset - start
+        } else {
+            self.text
+                .get(start..offset)
+                .map_or(offset - start, |s| s.chars().count())
+        };
         (line + 1, column + 1)
     }
 

@@ -180,6 +180,16 @@ pub fn pid_alive(pid: u32, start_ticks: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exclusive_creation_happens_once_with_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claim-1");
+        assert!(hold_new(&path, b"one").unwrap());
+        assert!(!hold_new(&path, b"two").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
     use std::process::{Command, Stdio};
 
     #[test]

@@ -192,12 +192,9 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
     let mut report = TickReport::default();
     let active = store.active_runs()?;
     let mut manifests: Vec<(Manifest, Arc<Plan>)> = Vec::new();
+    // Locks held by running jobs, across every active run (those this tick leaves alone too).
+    let mut locks = LockTable::default();
     for run_id in &active {
-        if let Scope::Driver(own) | Scope::Part(own, _) = scope
-            && own != run_id
-        {
-            continue;
-        }
         let m = match cache.manifest(store, run_id) {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -216,11 +213,21 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         };
         // A run its own live driver ticks is left to it: two processes finishing the same run
         // would race (and `jobs gc` could remove it under its driver's feet).
-        if matches!(scope, Scope::Undriven)
-            && m.driver
+        let in_scope = match scope {
+            Scope::Driver(own) | Scope::Part(own, _) => own == run_id,
+            Scope::Undriven => !m
+                .driver
                 .as_ref()
-                .is_some_and(|d| exec::driver_alive(store, run_id, d))
-        {
+                .is_some_and(|d| exec::driver_alive(store, run_id, d)),
+        };
+        if !in_scope {
+            if m.nodes.iter().any(|n| n.status == Status::Running)
+                && let Ok(plan) = cache.plan(store, run_id)
+                && store::check_run(&plan, &m).is_ok()
+            {
+                add_locks(&mut locks, &plan, &m);
+            }
+            cache.remember(m, None);
             continue;
         }
         let plan = match cache.plan(store, run_id) {
@@ -251,16 +258,8 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         }
         manifests.push((m, plan));
     }
-    // Locks held by running jobs, across every active run.
-    let mut locks = LockTable::default();
     for (m, plan) in &manifests {
-        for (p, n) in plan.nodes.iter().zip(&m.nodes) {
-            if n.status == Status::Running {
-                for lock in &p.locks {
-                    locks.add(&lock.key, &lock.mode, &n.job_id);
-                }
-            }
-        }
+        add_locks(&mut locks, plan, m);
     }
     let probe = StoreProbe { store };
     let now = store::now();
@@ -344,6 +343,17 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         store.set_active(&run_id, false)?;
     }
     Ok(report)
+}
+
+/// Adds the locks of a run's running jobs to the table.
+fn add_locks(locks: &mut LockTable, plan: &Plan, m: &Manifest) {
+    for (p, n) in plan.nodes.iter().zip(&m.nodes) {
+        if n.status == Status::Running {
+            for lock in &p.locks {
+                locks.add(&lock.key, &lock.mode, &n.job_id);
+            }
+        }
+    }
 }
 
 /// Applies a person's change to one run under the lock, writes it, then ticks the undriven runs.

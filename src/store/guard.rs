@@ -114,14 +114,4 @@ mod tests {
         assert!(err.to_string().contains("not a regular file"), "{err}");
         assert!(create_nofollow(&fifo, true).is_err());
     }
-
-    #[test]
-    fn exclusive_creation_happens_once_with_its_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("claim-1");
-        assert!(create_exclusive(&path, b"one").unwrap());
-        assert!(!create_exclusive(&path, b"two").unwrap());
-        assert_eq!(std::fs::read(&path).unwrap(), b"one");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
 }

@@ -547,6 +547,21 @@ impl Store {
             path: self.job_path(job_id).display().to_string(),
             message: e.to_string(),
         })?;
+        if let Some(a) = spec
+            .node
+            .needs
+            .iter()
+            .chain(&spec.node.produces)
+            .find(|a| !is_path_part(&a.type_id) || !is_path_part(&a.key))
+        {
+            return Err(corrupt(
+                &self.job_path(job_id),
+                format!(
+                    "its spec names artifact `{}:{}`, which cannot be a folder name",
+                    a.type_id, a.key
+                ),
+            ));
+        }
         if !ids::is_job_of(&spec.run_id, job_id) || spec.node.job_id != job_id {
             return Err(corrupt(
                 &self.job_path(job_id),
@@ -590,6 +605,12 @@ pub fn is_store_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
+/// Whether `s` can be one folder name (an artifact type or key): not empty, not `.` or `..`, no
+/// separator and no NUL.
+pub fn is_path_part(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\\', '\0'])
+}
+
 /// A manifest's ids obey the grammar: its run id is the one of its file name, and every node's job
 /// id belongs to that run.
 pub fn check_manifest(m: &Manifest, run_id: &str) -> std::result::Result<(), String> {
@@ -630,6 +651,17 @@ pub fn check_plan(plan: &Plan, run_id: &str) -> std::result::Result<(), String> 
             return Err(format!(
                 "node `{}` depends on node #{} of {len}",
                 n.node_id, d.node
+            ));
+        }
+        if let Some(a) = n
+            .needs
+            .iter()
+            .chain(&n.produces)
+            .find(|a| !is_path_part(&a.type_id) || !is_path_part(&a.key))
+        {
+            return Err(format!(
+                "node `{}` names artifact `{}:{}`, which cannot be a folder name",
+                n.node_id, a.type_id, a.key
             ));
         }
         if let Some(l) = n.loops.iter().find(|l| l.target >= len) {

@@ -16,6 +16,11 @@ pub struct StageInput {
     pub template: Template,
 }
 
+/// The most nodes a composition may have. Every import is its own stage, so a file imported by two
+/// stages is included twice, and a chain of files that each import the next twice doubles with each
+/// level: the cap keeps validation linear in the files instead of exponential in their depth.
+pub const MAX_COMPOSED_NODES: usize = 10_000;
+
 /// The separator between a stage name and a node id in renamed nodes.
 pub const STAGE_SEPARATOR: &str = "__";
 

@@ -36,7 +36,25 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
             }
         }
     }
-    if let Some(param) = param_cycle(template) {
+    if let Some((at, len)) = crate::template::param_graph::first_overflow(&template.params) {
+        let param = &template.params[at];
+        ctx.push(
+            Finding::error(
+                Rule::InvalidField,
+                param.file,
+                param.default.span.clone(),
+                format!(
+                    "param `{}` expands to {len} bytes, more than the limit of {} bytes",
+                    param.name.value,
+                    crate::template::param_graph::MAX_EXPANDED
+                ),
+            )
+            .help("a param that names params several times grows with each level; name it once"),
+        );
+    }
+    if let Some(param) =
+        crate::template::param_graph::first_on_cycle(&template.params).map(|i| &template.params[i])
+    {
         ctx.push(
             Finding::error(
                 Rule::Cycle,
@@ -256,32 +274,4 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
             }
         }
     }
-}
-
-/// The first param (in declaration order) whose default reaches itself through `${…}`.
-fn param_cycle(template: &Template) -> Option<&crate::template::Param> {
-    let index: std::collections::HashMap<&str, usize> = template
-        .params
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.name.value.as_str(), i))
-        .collect();
-    for (start, param) in template.params.iter().enumerate() {
-        let mut stack: Vec<usize> = references(&param.default.value)
-            .filter_map(|n| index.get(n).copied())
-            .collect();
-        let mut seen = vec![false; template.params.len()];
-        while let Some(i) = stack.pop() {
-            if i == start {
-                return Some(param);
-            }
-            if !std::mem::replace(&mut seen[i], true) {
-                stack.extend(
-                    references(&template.params[i].default.value)
-                        .filter_map(|n| index.get(n).copied()),
-                );
-            }
-        }
-    }
-    None
 }

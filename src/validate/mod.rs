@@ -7,6 +7,7 @@ mod artifacts;
 mod contracts;
 mod output_in_shell;
 mod output_ref;
+mod paths;
 mod producers;
 mod prompt_files;
 mod structure;
@@ -19,7 +20,7 @@ use crate::diagnostic::{
     Diagnostic, FileSummary, Finding, Rule, Severity, Sink, SourceFile, SourceMap,
 };
 use crate::error::Result;
-use crate::template::compose::{StageInput, assemble};
+use crate::template::compose::{MAX_COMPOSED_NODES, StageInput, assemble};
 use crate::template::graph::Graph;
 use crate::template::{Template, parse_template};
 use crate::workspace::{Reader, is_config, join_relative};
@@ -52,6 +53,7 @@ pub fn check_template(template: &Template, sources: &SourceMap, findings: &mut V
     let mut ctx = Ctx { sources, findings };
     for node in &template.nodes {
         uses::check(&mut ctx, node);
+        paths::check(&mut ctx, node);
     }
     structure::check(&mut ctx, template, &graph);
     artifacts::check(&mut ctx, template);
@@ -167,11 +169,19 @@ pub fn validate(reader: &dyn Reader, paths: &[String]) -> Result<Report> {
 
 impl Driver<'_> {
     fn load_config(&mut self, path: &str) -> Result<()> {
-        let Some(text) = self.reader.read(path)? else {
-            return Err(crate::error::Error::Read {
-                path: path.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
-            });
+        let text = match self.reader.read(path) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                return Err(crate::error::Error::Read {
+                    path: path.to_owned(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
+                });
+            }
+            Err(crate::error::Error::NotUtf8 { .. }) => {
+                self.not_utf8(path);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         };
         let file = self.sources.add(SourceFile::new(path, text));
         let (config, findings) = parse_config(file, &self.sources.get(file).text);
@@ -188,14 +198,49 @@ impl Driver<'_> {
         Ok(())
     }
 
+    /// A file that is not UTF-8 (TOML is): a `toml-syntax` finding at its start, and a summary.
+    fn not_utf8(&mut self, path: &str) {
+        let file = self.sources.add(SourceFile::new(path, String::new()));
+        self.findings.push(
+            Finding::error(
+                Rule::TomlSyntax,
+                file,
+                0..0,
+                "the file is not valid UTF-8 (TOML files are UTF-8 text)",
+            )
+            .help("save the file as UTF-8"),
+        );
+        self.summaries.push(FileSummary {
+            path: path.to_owned(),
+            template_id: None,
+            ok: false,
+        });
+    }
+
     /// Loads, composes and checks one template file, once.
     fn load(&mut self, path: &str) -> Result<()> {
         if self.states.contains_key(path) {
             return Ok(());
         }
-        let Some(text) = self.reader.read(path)? else {
-            self.states.insert(path.to_owned(), State::Missing);
-            return Ok(());
+        let text = match self.reader.read(path) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                self.states.insert(path.to_owned(), State::Missing);
+                return Ok(());
+            }
+            // Content, not an operation: a finding of this file, and the other files go on.
+            Err(crate::error::Error::NotUtf8 { .. }) => {
+                self.not_utf8(path);
+                self.states.insert(
+                    path.to_owned(),
+                    State::Done {
+                        template: None,
+                        ok: false,
+                    },
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         };
         self.states.insert(path.to_owned(), State::Loading);
         self.stack.push(path.to_owned());
@@ -350,6 +395,35 @@ impl Driver<'_> {
                     name.span.clone(),
                     format!("stage `{}` is imported twice", name.value),
                 ));
+            }
+        }
+        // Imports multiply (each is its own copy): refuse a composition past the node cap at the
+        // import that crosses it, before anything of that size is built.
+        let mut total = root.nodes.len();
+        for stage in &stages {
+            total = total.saturating_add(stage.template.nodes.len());
+            if complete && total > MAX_COMPOSED_NODES {
+                let span = root
+                    .imports
+                    .iter()
+                    .find(|i| i.name.as_ref().map(|n| &n.value) == Some(&stage.name.value))
+                    .and_then(|i| i.path.as_ref())
+                    .map_or(stage.name.span.clone(), |p| p.span.clone());
+                self.findings.push(
+                    Finding::error(
+                        Rule::ImportError,
+                        stage.import_file,
+                        span,
+                        format!(
+                            "the composition would have more than {MAX_COMPOSED_NODES} nodes with stage `{}` (`{}`, {} nodes): every import is a copy of its file",
+                            stage.name.value,
+                            stage.path,
+                            stage.template.nodes.len()
+                        ),
+                    )
+                    .help("import a file once, or split the workflow into templates that run separately"),
+                );
+                complete = false;
             }
         }
         if !complete {

@@ -1190,11 +1190,8 @@ fn each_git_operation_names_the_cause_of_its_failure() {
             r#"{ spec_file = "nope.md", spec_source = "file", slug = "p" }"#,
             "missing spec: the spec file `nope.md` does not exist",
         ),
-        (
-            "cap.env.builtin.plan.persist",
-            r#"{ spec_file = "../../etc/passwd", slug = "p" }"#,
-            "`spec_file`: `../../etc/passwd` leaves the repository root",
-        ),
+        // A literal `../../etc/passwd` spec_file is refused at validation now (`invalid-field`,
+        // tests/integration/validate_bombs.rs); the run-time check stays for params.
         (
             "cap.env.builtin.plan.persist",
             r#"{ spec_text = "s", spec_source = "url", slug = "p" }"#,
@@ -1225,11 +1222,7 @@ fn each_git_operation_names_the_cause_of_its_failure() {
             r#"{ files = "a.patch" }"#,
             "`args.files` must be a JSON list of patch paths",
         ),
-        (
-            "cap.env.builtin.patch.pipeline_prepare",
-            r#"{ files = '["../x.patch"]' }"#,
-            "patch `../x.patch`: `../x.patch` leaves the repository root",
-        ),
+        // A literal `../x.patch` is refused at validation now (`invalid-field`).
         (
             "cap.env.builtin.patch.execute_pipeline",
             "{}",

@@ -834,3 +834,53 @@ fn ci_text_logs_are_fenced_under_github_actions() {
         .expect("the log is fenced");
     assert!(fence < line, "{stdout}");
 }
+
+#[test]
+fn a_configured_artifacts_dir_stays_inside_the_repository_but_the_flag_may_go_anywhere() {
+    let repo = Repo::new();
+    repo.write(
+        ".vizier/workflow/ci.toml",
+        &CI_SLOW.replace("sleep 4", "true"),
+    );
+    let (dir, rel) = outside(&repo);
+    // From the repository root the outside folder is one level up.
+    let up = rel.trim_start_matches("../../");
+    repo.write(
+        ".vizier/config.toml",
+        &format!("[ci]\nartifacts_dir = \"{up}/artifacts\"\n"),
+    );
+    repo.write(".gitignore", ".vizier/jobs/\nran.txt\n");
+    repo.commit_all("init");
+    let files = tempfile::tempdir().unwrap();
+    let out = ci_command(&repo, files.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("artifacts_dir"));
+    untouched(dir.path());
+    let mut cmd = ci_command(&repo, files.path());
+    cmd.arg("--artifacts-dir").arg(dir.path().join("chosen"));
+    assert_cmd::Command::from_std(cmd).assert().code(0);
+    assert!(dir.path().join("chosen/summary.md").exists());
+}
+
+#[test]
+fn an_artifact_named_like_a_path_in_a_plan_is_corrupt() {
+    let repo = repo_with("t", WAITING);
+    detached_waiting(&repo);
+    let run_id = manifests(&repo)[0]["run_id"].as_str().unwrap().to_owned();
+    let path = repo.join(&format!(".vizier/jobs/plans/{run_id}.json"));
+    let mut plan: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    plan["nodes"][2]["produces"] =
+        serde_json::json!([{ "type_id": "x", "key": "../../../../../out" }]);
+    std::fs::write(&path, serde_json::to_vec(&plan).unwrap()).unwrap();
+    repo.vizier()
+        .args(["jobs", "list"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("cannot be a folder name"));
+    let ok = job_id(&repo, "ok");
+    repo.vizier()
+        .args(["jobs", "approve", &ok])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("cannot be a folder name"));
+}
