@@ -80,7 +80,9 @@ fn settle(repo: &Repo, trial: u32) -> bool {
 fn every_record_parses(jobs: &Path) {
     for entry in walk(jobs) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with('.') || name.ends_with(".log") || name == "scheduler.lock" {
+        // The records: JSON files and claims (logs, locks and nodes' own files are not records).
+        let record = name.ends_with(".json") || name.starts_with("claim-");
+        if name.starts_with('.') || !record {
             continue;
         }
         let parent = entry
