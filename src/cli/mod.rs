@@ -49,14 +49,11 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
                 _ => exit::USAGE,
             };
             let styled = e.render();
-            let tty_color = |choice: anstream::ColorChoice| choice != anstream::ColorChoice::Never;
             let use_color = match color {
                 clap::ColorChoice::Always => true,
                 clap::ColorChoice::Never => false,
-                _ if code == exit::OK => {
-                    tty_color(anstream::AutoStream::choice(&std::io::stdout()))
-                }
-                _ => tty_color(anstream::AutoStream::choice(&std::io::stderr())),
+                _ if code == exit::OK => output::auto_color(&std::io::stdout()),
+                _ => output::auto_color(&std::io::stderr()),
             };
             let rendered = if use_color {
                 styled.ansi().to_string()

@@ -11,6 +11,17 @@ use std::io::{IsTerminal, Write};
 
 use crate::error::Error;
 
+/// Whether `--color auto` colours `stream`. anstream's rules, but `TERM=dumb` wins over its
+/// guess that a CI runner shows colour: a dumb terminal never gets escapes unless `CLICOLOR_FORCE`
+/// asks for them.
+pub fn auto_color<S: anstream::stream::RawStream>(stream: &S) -> bool {
+    if anstream::AutoStream::choice(stream) == anstream::ColorChoice::Never {
+        return false;
+    }
+    let forced = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+    forced || std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
+
 /// `--color`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -45,9 +56,7 @@ impl Output {
         self.color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
-            }
+            ColorChoice::Auto => auto_color(&std::io::stdout()),
         };
     }
 
