@@ -528,6 +528,7 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
             observe(&m);
             return Ok(m);
         }
+        store::delay_point("driver-before-tick", 300);
         let mut report = tick(store, Scope::Driver(run_id), &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();
