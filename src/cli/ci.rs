@@ -330,8 +330,9 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 fn node_log(store: &Store, job_id: &str) -> String {
     let mut log = String::new();
     for stream in ["stdout.log", "stderr.log"] {
-        if let Ok(text) = std::fs::read_to_string(store.job_dir(job_id).join(stream)) {
-            log.push_str(&text);
+        // A record is read only as a regular file (never blocking on a FIFO in its place).
+        if let Ok(bytes) = crate::store::guard::read_regular(&store.job_dir(job_id).join(stream)) {
+            log.push_str(&String::from_utf8_lossy(&bytes));
         }
     }
     log
@@ -355,7 +356,7 @@ fn copy_run(store: &Store, m: &Manifest, artifacts: &Path) -> Result<PathBuf> {
         })?;
         for file in ["job.json", "stdout.log", "stderr.log", "outcome.json"] {
             let from = store.job_dir(&n.job_id).join(file);
-            if from.exists() {
+            if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
                 copy(&from, &dest.join(file))?;
             }
         }

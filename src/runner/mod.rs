@@ -33,7 +33,7 @@ pub struct StoreProbe<'a> {
 
 impl Probe for StoreProbe<'_> {
     fn outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
-        let bytes = std::fs::read(self.store.outcome_path(job_id)).ok()?;
+        let bytes = store::guard::read_regular(&self.store.outcome_path(job_id)).ok()?;
         let outcome: OutcomeFile = serde_json::from_slice(&bytes).ok()?;
         (outcome.attempt == attempt).then_some(outcome)
     }

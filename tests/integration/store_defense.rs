@@ -929,3 +929,27 @@ after = [{ node_id = "two" }]
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     spam.join().unwrap();
 }
+
+#[test]
+fn a_fifo_in_place_of_an_outcome_or_a_worktree_claim_never_blocks_a_tick_or_a_retry() {
+    let repo = repo_with("t", WAITING);
+    detached_waiting(&repo);
+    let ship = job_id(&repo, "ship");
+    let build = job_id(&repo, "build");
+    mkfifo(&repo.join(&format!(".vizier/jobs/{ship}/outcome.json")));
+    mkfifo(&repo.join(&format!(".vizier/jobs/{build}/worktree.json")));
+    let ok = job_id(&repo, "ok");
+    repo.vizier()
+        .args(["jobs", "approve", &ok])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(0);
+    wait_until("the run to finish", || {
+        manifests(&repo)[0]["outcome"].is_string()
+    });
+    repo.vizier()
+        .args(["jobs", "retry", &build])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(0);
+}
