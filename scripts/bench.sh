@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
-# Benchmarks, each printing a table: scripts/bench.sh [validate|hooks|run]...  (default: all)
-# Speed and memory goals live here, never in timed tests.
+# Benchmarks, each printing a table: scripts/bench.sh [SUITE...]  (default: every scripts/bench/*.sh)
+# Speed and memory goals live here, never in timed tests. The release binary is built where cargo
+# puts it: $CARGO_TARGET_DIR (relative to the repository root when relative) or target/.
+# `scripts/bench.sh --print-binary` prints that path and builds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
-cargo build --release --quiet
-export VIZIER="$root/target/release/vizier"
+target_dir=${CARGO_TARGET_DIR:-target}
+case $target_dir in
+  /*) ;;
+  *) target_dir="$root/$target_dir" ;;
+esac
+export VIZIER="$target_dir/release/vizier"
+if [ "${1:-}" = "--print-binary" ]; then
+  printf '%s\n' "$VIZIER"
+  exit 0
+fi
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
   suites=()
   for f in "$here"/bench/*.sh; do suites+=("$(basename "$f" .sh)"); done
 fi
+# Unknown names fail before the (slow) release build.
 for suite in "${suites[@]}"; do
-  script="$here/bench/$suite.sh"
-  if [ ! -f "$script" ]; then
+  if [ ! -f "$here/bench/$suite.sh" ]; then
     echo "unknown benchmark '$suite' (have: $(ls "$here/bench" | sed 's/\.sh$//' | tr '\n' ' '))" >&2
     exit 2
   fi
+done
+cargo build --release --quiet
+if [ ! -x "$VIZIER" ]; then
+  echo "the release build did not produce $VIZIER" >&2
+  exit 3
+fi
+for suite in "${suites[@]}"; do
   echo "== $suite"
-  bash "$script"
+  bash "$here/bench/$suite.sh"
 done

@@ -1,4 +1,4 @@
-//! Running the configured agent (SPEC.md §7 `agent.invoke`, §9): its argv — never through a shell —
+//! Running the configured agent (`agent.invoke`): its argv — never through a shell —
 //! in the execution root, with the prompt on stdin and its stdout/stderr on this process's (the job's
 //! log files, written live, so `vizier jobs tail --follow` shows the agent as it works).
 //!
@@ -13,8 +13,16 @@
 //! Not here: finding the prompt and the config (the `agent.invoke` operation does that) or anything
 //! about what the agent does to the files.
 
+pub mod claude;
+pub mod codex;
+pub mod format;
+pub mod gemini;
+pub mod preset;
+pub mod stream;
+
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -173,9 +181,19 @@ struct StdoutLog {
 
 impl StdoutLog {
     fn open() -> Option<StdoutLog> {
-        // The log is open write-only as our stdout; reading it back needs a read-only open of the
-        // same file, which the /proc link gives.
-        let file = File::open("/proc/self/fd/1").ok()?;
+        Self::of(std::io::stdout().as_fd())
+    }
+
+    /// The job's stdout log is opened for reading too (`exec::spawn_job`), so a duplicate of the
+    /// descriptor reads it back with `pread`: plain POSIX, no `/proc/self/fd`. A stdout that is not
+    /// readable (opened write-only by someone else) gives `None`, as a pipe or a terminal does.
+    fn of(fd: std::os::fd::BorrowedFd<'_>) -> Option<StdoutLog> {
+        // SAFETY: F_GETFL reads the descriptor's flags; the descriptor is borrowed, so open.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        if flags < 0 || flags & libc::O_ACCMODE == libc::O_WRONLY {
+            return None;
+        }
+        let file = File::from(fd.try_clone_to_owned().ok()?);
         let meta = file.metadata().ok()?;
         meta.is_file().then(|| StdoutLog {
             file,
@@ -189,6 +207,36 @@ impl StdoutLog {
         let mut buf = vec![0; usize::try_from(len).ok()?];
         self.file.read_exact_at(&mut buf, self.start).ok()?;
         Some(String::from_utf8_lossy(&buf).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod stdout_log_tests {
+    use super::*;
+    use std::fs::OpenOptions;
+
+    /// The POSIX read-back of stdout, on a log opened as `exec::spawn_job` opens it.
+    #[test]
+    fn a_readable_append_log_gives_back_what_was_appended_and_a_write_only_one_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stdout.log");
+        std::fs::write(&path, "earlier output\n").unwrap();
+        let mut log = OpenOptions::new()
+            .append(true)
+            .read(true)
+            .open(&path)
+            .unwrap();
+        let reader = StdoutLog::of(log.as_fd()).expect("a readable regular file");
+        log.write_all(b"the agent's answer").unwrap();
+        assert_eq!(reader.appended().as_deref(), Some("the agent's answer"));
+
+        let write_only = OpenOptions::new().append(true).open(&path).unwrap();
+        assert!(StdoutLog::of(write_only.as_fd()).is_none());
+        let (read_end, _write_end) = std::io::pipe().unwrap();
+        assert!(
+            StdoutLog::of(read_end.as_fd()).is_none(),
+            "a pipe is no log"
+        );
     }
 }
 

@@ -1,10 +1,12 @@
-//! `.vizier/config.toml` (SPEC.md §9): the model and its strict parser.
+//! `.vizier/config.toml`: the model and its strict parser.
 //!
 //! Parsing reports findings with the same rules and spans as templates, so `vizier validate` and the
 //! pre-commit hook check config and templates in one pass.
 
 use std::collections::BTreeMap;
 
+use crate::agent::format::OutputFormat;
+use crate::agent::preset::Preset;
 use crate::diagnostic::Finding;
 use crate::template::Sp;
 use crate::template::walk::{Walker, get};
@@ -13,9 +15,31 @@ pub const CONFIG_PATH: &str = ".vizier/config.toml";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AgentConfig {
+    /// argv; empty when a `preset` supplies it.
     pub command: Vec<String>,
     pub timeout_secs: Option<u64>,
     pub env: BTreeMap<String, String>,
+    /// `preset = "claude" | "codex" | "gemini"`: the argv and output format of that CLI.
+    pub preset: Option<Preset>,
+    /// `output = "text" | "claude-stream" | "codex-jsonl" | "gemini-stream"`.
+    pub output: Option<OutputFormat>,
+}
+
+impl AgentConfig {
+    /// The argv that runs: `command` when set, else the preset's.
+    pub fn argv(&self) -> Vec<String> {
+        match self.preset {
+            Some(preset) if self.command.is_empty() => preset.command(),
+            _ => self.command.clone(),
+        }
+    }
+
+    /// How its stdout is read: `output` when set, else the preset's, else plain text.
+    pub fn format(&self) -> OutputFormat {
+        self.output
+            .or(self.preset.map(Preset::output))
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,17 +70,35 @@ impl Config {
 
 /// Parses config text; findings are reported against source file `file`.
 pub fn parse_config(file: usize, text: &str) -> (Option<Config>, Vec<Finding>) {
+    parse(file, text, false)
+}
+
+/// Parses a user-level config (`$XDG_CONFIG_HOME/vizier/config.toml`): only `[agent]` and
+/// `[agents.*]` belong there; anything else is `unknown-field`.
+pub fn parse_user_config(file: usize, text: &str) -> (Option<Config>, Vec<Finding>) {
+    parse(file, text, true)
+}
+
+fn parse(file: usize, text: &str, user: bool) -> (Option<Config>, Vec<Finding>) {
     let mut findings = Vec::new();
     let Some(root) = crate::template::parse_toml(file, text, &mut findings) else {
         return (None, findings);
     };
     let mut w = Walker::new(file, &mut findings);
     let root = root.get_ref();
-    w.check_keys(
-        root,
-        &["agent", "agents", "commands", "ci"],
-        "`.vizier/config.toml`",
-    );
+    if user {
+        w.check_keys(
+            root,
+            &["agent", "agents"],
+            "the user-level config (it may set only `[agent]` and `[agents.*]`)",
+        );
+    } else {
+        w.check_keys(
+            root,
+            &["agent", "agents", "commands", "ci"],
+            "`.vizier/config.toml`",
+        );
+    }
     let mut config = Config::default();
     if let Some(v) = get(root, "agent")
         && let Some(t) = w.table("agent", v)
@@ -74,7 +116,7 @@ pub fn parse_config(file: usize, text: &str) -> (Option<Config>, Vec<Finding>) {
             }
         }
     }
-    if let Some(v) = get(root, "commands")
+    if let Some(v) = get(root, "commands").filter(|_| !user)
         && let Some(t) = w.table("commands", v)
     {
         for (alias, value) in t.iter() {
@@ -85,7 +127,7 @@ pub fn parse_config(file: usize, text: &str) -> (Option<Config>, Vec<Finding>) {
             }
         }
     }
-    if let Some(v) = get(root, "ci")
+    if let Some(v) = get(root, "ci").filter(|_| !user)
         && let Some(t) = w.table("ci", v)
     {
         w.check_keys(t, &["templates", "artifacts_dir"], "`[ci]`");
@@ -109,8 +151,22 @@ fn read_agent(
     context: &str,
     span: crate::template::Span,
 ) -> AgentConfig {
-    w.check_keys(t, &["command", "timeout_secs", "env"], context);
+    w.check_keys(
+        t,
+        &["command", "timeout_secs", "env", "preset", "output"],
+        context,
+    );
     let mut agent = AgentConfig::default();
+    if let Some(v) = get(t, "preset") {
+        agent.preset = w
+            .enumerated("preset", v, &Preset::NAMES)
+            .and_then(|s| Preset::parse(&s.value));
+    }
+    if let Some(v) = get(t, "output") {
+        agent.output = w
+            .enumerated("output", v, &OutputFormat::NAMES)
+            .and_then(|s| OutputFormat::parse(&s.value));
+    }
     match get(t, "command") {
         Some(v) => {
             let span = v.span();
@@ -128,6 +184,8 @@ fn read_agent(
                 );
             }
         }
+        // A preset (or a preset name that was misspelt, already reported) supplies the argv.
+        None if get(t, "preset").is_some() => {}
         None => w.missing("command", span, context),
     }
     if let Some(v) = get(t, "timeout_secs") {
@@ -150,6 +208,73 @@ fn read_agent(
         }
     }
     agent
+}
+
+/// The user-level config file: `$XDG_CONFIG_HOME/vizier/config.toml`, else
+/// `~/.config/vizier/config.toml` (an XDG value that is empty or relative is ignored, as the XDG
+/// rules say). `None` when neither variable is usable.
+pub fn user_config_path() -> Option<std::path::PathBuf> {
+    let base = match std::env::var_os("XDG_CONFIG_HOME").map(std::path::PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        _ => std::path::PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?)
+            .join(".config"),
+    };
+    Some(base.join("vizier").join("config.toml"))
+}
+
+/// Whether the user-level config is read: always outside CI; under `CI=true` only when the person
+/// asked for it (`--user-config`), so a CI runner's home never changes what a run does.
+pub fn user_config_wanted(asked: bool) -> bool {
+    asked || std::env::var("CI").map_or(true, |v| v != "true")
+}
+
+/// The agent a run uses and where its setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentChoice {
+    /// `[agents.draft]` or `[agent]`.
+    pub table: String,
+    /// The file the table is in, as messages name it.
+    pub file: String,
+    pub agent: AgentConfig,
+}
+
+impl AgentChoice {
+    /// "`[agents.draft]` in `.vizier/config.toml`", for messages.
+    pub fn describe(&self) -> String {
+        format!("`{}` in `{}`", self.table, self.file)
+    }
+}
+
+/// Picks the agent for a run started by `alias`. First match wins: the user's `[agents.<alias>]`,
+/// the repository's `[agents.<alias>]`, the user's `[agent]`, the repository's `[agent]`.
+pub fn choose_agent(
+    repo: Option<&Config>,
+    user: Option<(&Config, &str)>,
+    alias: Option<&str>,
+) -> Option<AgentChoice> {
+    let pick = |config: &Config, file: &str, per_alias: bool| {
+        let found = if per_alias {
+            alias
+                .and_then(|a| config.agents.get_key_value(a))
+                .map(|(a, agent)| (format!("[agents.{a}]"), agent))
+        } else {
+            config.agent.as_ref().map(|a| ("[agent]".to_owned(), a))
+        };
+        found.map(|(table, agent)| AgentChoice {
+            table,
+            file: file.to_owned(),
+            agent: agent.clone(),
+        })
+    };
+    let repo = repo.map(|c| (c, CONFIG_PATH));
+    for per_alias in [true, false] {
+        for (config, file) in [user, repo].into_iter().flatten() {
+            if let Some(choice) = pick(config, file, per_alias) {
+                return Some(choice);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -182,5 +307,89 @@ mod tests {
         let rules: Vec<_> = findings.iter().map(|f| f.rule.id()).collect();
         assert_eq!(rules, ["unknown-field", "missing-field"]);
         assert_eq!(findings[0].help.as_deref(), Some("did you mean `command`?"));
+    }
+
+    #[test]
+    fn precedence_is_user_alias_repo_alias_user_default_repo_default() {
+        let repo = parse_config(
+            0,
+            "[agent]\ncommand = [\"r\"]\n[agents.draft]\ncommand = [\"rd\"]\n",
+        )
+        .0
+        .unwrap();
+        let user = parse_user_config(
+            1,
+            "[agent]\npreset = \"codex\"\n[agents.merge]\npreset = \"gemini\"\n",
+        )
+        .0
+        .unwrap();
+        let u = Some((&user, "~/.config/vizier/config.toml"));
+        let pick = |alias| choose_agent(Some(&repo), u, alias).unwrap();
+        assert_eq!(pick(Some("merge")).agent.argv()[0], "gemini");
+        assert_eq!(
+            pick(Some("merge")).describe(),
+            "`[agents.merge]` in `~/.config/vizier/config.toml`"
+        );
+        assert_eq!(pick(Some("draft")).agent.argv(), ["rd"]);
+        assert_eq!(pick(Some("draft")).file, CONFIG_PATH);
+        assert_eq!(pick(Some("ship")).agent.argv()[0], "codex");
+        assert_eq!(pick(None).table, "[agent]");
+        let repo_only = choose_agent(Some(&repo), None, Some("ship")).unwrap();
+        assert_eq!(repo_only.agent.argv(), ["r"]);
+    }
+
+    #[test]
+    fn presets_fill_argv_and_format_and_command_overrides() {
+        let (config, findings) = parse_config(
+            0,
+            "[agent]\npreset = \"claude\"\n[agents.a]\npreset = \"claude\"\ncommand = [\"my-claude\"]\n[agents.b]\ncommand = [\"x\"]\noutput = \"gemini-stream\"\n",
+        );
+        assert!(findings.is_empty(), "{findings:?}");
+        let config = config.unwrap();
+        let agent = config.agent.unwrap();
+        assert_eq!(
+            agent.argv(),
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose"
+            ]
+        );
+        assert_eq!(agent.format(), OutputFormat::ClaudeStream);
+        assert_eq!(config.agents["a"].argv(), ["my-claude"]);
+        assert_eq!(config.agents["a"].format(), OutputFormat::ClaudeStream);
+        assert_eq!(config.agents["b"].format(), OutputFormat::GeminiStream);
+    }
+
+    #[test]
+    fn a_misspelt_preset_or_output_is_invalid_with_a_hint() {
+        let (_, findings) =
+            parse_config(0, "[agent]\npreset = \"claud\"\noutput = \"codex-json\"\n");
+        let got: Vec<_> = findings
+            .iter()
+            .map(|f| (f.rule.id(), f.help.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("invalid-field", "did you mean `claude`?".to_owned()),
+                ("invalid-field", "did you mean `codex-jsonl`?".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_user_config_may_set_only_agents() {
+        let (_, findings) =
+            parse_user_config(0, "[agent]\npreset = \"codex\"\n[ci]\ntemplates = []\n");
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule.id(), "unknown-field");
+        assert!(
+            findings[0].message.contains("user-level"),
+            "{}",
+            findings[0].message
+        );
     }
 }

@@ -51,6 +51,38 @@ impl Error {
         }
     }
 
+    /// A stable name for the kind of failure, for `--format json` error documents.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::NoVizier { .. } => "no_vizier",
+            Error::NotARepo { .. } => "not_a_repo",
+            Error::Read { .. } => "read",
+            Error::Write { .. } => "write",
+            Error::Spawn { .. } => "spawn",
+            Error::Corrupt { .. } => "corrupt",
+            Error::NotUtf8 { .. } => "not_utf8",
+            Error::OutsideRoot { .. } => "outside_root",
+            Error::Git { .. } => "git",
+            Error::Ci(_) => "ci",
+        }
+    }
+
+    /// The file or folder the failure is about, when there is one.
+    pub fn path(&self) -> Option<String> {
+        match self {
+            Error::NoVizier { root } => Some(root.display().to_string()),
+            Error::NotARepo { path } | Error::Write { path, .. } => {
+                Some(path.display().to_string())
+            }
+            Error::Read { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::NotUtf8 { path }
+            | Error::OutsideRoot { path } => Some(path.clone()),
+            _ => None,
+        }
+    }
+
     pub fn git(err: impl std::fmt::Display) -> Error {
         Error::Git {
             message: err.to_string(),

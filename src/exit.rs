@@ -1,4 +1,4 @@
-//! Exit codes, the same for every command (SPEC.md §4.3).
+//! Exit codes, the same for every command.
 
 /// Success.
 pub const OK: u8 = 0;

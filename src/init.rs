@@ -1,4 +1,4 @@
-//! `vizier init` (SPEC.md §2, §8): the scaffold of a repository — `.vizier/config.toml`, the `draft`,
+//! `vizier init`: the scaffold of a repository — `.vizier/config.toml`, the `draft`,
 //! `approve`, `merge` and `ci` templates, and the ignore rules for what vizier writes at run time.
 //!
 //! Never loses a person's work: an existing file is kept as it is unless `force` is given, and then
@@ -42,19 +42,40 @@ pub const FILES: &[ScaffoldFile] = &[
         path: ".vizier/workflow/ci.toml",
         content: include_str!("init/templates/ci.toml"),
     },
-    // The composition of the three (SPEC.md §3.1): `vizier run develop`.
+    // The agent prompts of `draft` and `approve`, as files reviewed like code.
+    ScaffoldFile {
+        path: ".vizier/prompts/draft.md",
+        content: include_str!("init/templates/prompts/draft.md"),
+    },
+    ScaffoldFile {
+        path: ".vizier/prompts/approve.md",
+        content: include_str!("init/templates/prompts/approve.md"),
+    },
+    // The composition of the three: `vizier run develop`.
     ScaffoldFile {
         path: ".vizier/develop.toml",
         content: include_str!("init/templates/develop.toml"),
     },
 ];
 
+/// Scripts the scaffold's templates run. Created (executable) when missing, never replaced: even
+/// under `force`, an existing one is the project's own.
+pub const STARTER_SCRIPTS: &[ScaffoldFile] = &[ScaffoldFile {
+    path: ".ci/run",
+    content: include_str!("init/templates/ci-run.sh"),
+}];
+
 pub const GITIGNORE: &str = ".gitignore";
 
-/// What vizier writes at run time and git must not track (SPEC.md §2).
-pub const IGNORE_RULES: &[&str] = &[".vizier/jobs/", ".vizier/tmp/", ".vizier/tmp-worktrees/"];
+/// What vizier writes at run time and git must not track.
+pub const IGNORE_RULES: &[&str] = &[
+    ".vizier/jobs/",
+    ".vizier/tmp/",
+    ".vizier/tmp-worktrees/",
+    ".vizier/artifacts/",
+];
 
-const IGNORE_COMMENT: &str = "# vizier: job records, scratch files and worktrees";
+const IGNORE_COMMENT: &str = "# vizier: job records, scratch files, worktrees and CI artifacts";
 
 /// What is there now, per scaffold item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +137,17 @@ pub fn inspect(root: &Path) -> Result<Vec<Entry>> {
             state,
         });
     }
+    for file in STARTER_SCRIPTS {
+        let state = match read_optional(&root.join(file.path))? {
+            None => State::Missing,
+            Some(text) if text == file.content => State::Complete,
+            Some(_) => State::Customized,
+        };
+        entries.push(Entry {
+            path: file.path.to_owned(),
+            state,
+        });
+    }
     let text = read_optional(&root.join(GITIGNORE))?;
     let missing = missing_rules(text.as_deref().unwrap_or(""));
     entries.push(Entry {
@@ -132,7 +164,22 @@ pub fn inspect(root: &Path) -> Result<Vec<Entry>> {
 /// Creates what is missing; with `force`, also replaces files that differ (after a backup).
 pub fn init(root: &Path, force: bool) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
-    for (entry, file) in inspect(root)?.into_iter().zip(FILES) {
+    let mut starters = Vec::new();
+    let entries = inspect(root)?;
+    for (entry, file) in entries.iter().skip(FILES.len()).zip(STARTER_SCRIPTS) {
+        let action = if entry.state == State::Missing {
+            create_new(&root.join(file.path), file.content)?;
+            make_executable(&root.join(file.path))?;
+            Action::Created
+        } else {
+            Action::Unchanged
+        };
+        starters.push(Change {
+            path: entry.path.clone(),
+            action,
+        });
+    }
+    for (entry, file) in entries.into_iter().zip(FILES) {
         let path = root.join(file.path);
         let action = match entry.state {
             State::Missing => {
@@ -158,11 +205,28 @@ pub fn init(root: &Path, force: bool) -> Result<Vec<Change>> {
             action,
         });
     }
+    changes.extend(starters);
     changes.push(Change {
         path: GITIGNORE.to_owned(),
         action: add_ignore_rules(root)?,
     });
     Ok(changes)
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|source| {
+        Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> Result<()> {
+    Ok(())
 }
 
 /// Refuses a `.vizier/` (or its `workflow/`) that is a symlink leading out of the repository.
@@ -292,8 +356,16 @@ mod tests {
     fn rules_match_with_or_without_slashes() {
         assert_eq!(missing_rules(""), IGNORE_RULES);
         let text = "/.vizier/jobs/\n  .vizier/tmp\n# .vizier/tmp-worktrees/\n";
-        assert_eq!(missing_rules(text), [".vizier/tmp-worktrees/"]);
-        assert!(missing_rules("/.vizier/jobs\n.vizier/tmp/\n/.vizier/tmp-worktrees/\n").is_empty());
+        assert_eq!(
+            missing_rules(text),
+            [".vizier/tmp-worktrees/", ".vizier/artifacts/"]
+        );
+        assert!(
+            missing_rules(
+                "/.vizier/jobs\n.vizier/tmp/\n/.vizier/tmp-worktrees/\n.vizier/artifacts\n"
+            )
+            .is_empty()
+        );
     }
 
     #[test]

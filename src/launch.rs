@@ -30,8 +30,12 @@ pub fn resolve(
 ) -> Result<Resolved> {
     if name.contains('/') || name.ends_with(".toml") {
         let rel = ws.relative(cwd, Path::new(name))?;
+        // A missing file is an I/O failure (exit 3), as it is for `vizier validate`.
         if !ws.root.join(&rel).is_file() {
-            return Err(Error::Usage(format!("no template file `{name}`")));
+            return Err(Error::Read {
+                path: rel,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such template file"),
+            });
         }
         return Ok(Resolved {
             path: rel,
@@ -104,12 +108,72 @@ pub enum Prepared {
     Ready(Box<Plan>),
 }
 
-/// Validates and compiles. Param problems are usage errors (exit 2).
+/// Validates and compiles. Param problems are usage errors (exit 2). The user-level config is read
+/// unless `CI=true` (see [`prepare_with`]).
 pub fn prepare(
     root: &Path,
     resolved: &Resolved,
     sets: &[String],
     trigger: Trigger,
+) -> Result<Prepared> {
+    prepare_with(root, resolved, sets, trigger, false)
+}
+
+/// The user-level config, when it is read and exists: parsed with the same rules as the
+/// repository's; a broken one is reported like a template (positions in that file).
+pub fn load_user_config(
+    asked: bool,
+) -> Result<std::result::Result<Option<(Config, String)>, Report>> {
+    if !crate::config::user_config_wanted(asked) {
+        return Ok(Ok(None));
+    }
+    let Some(path) = crate::config::user_config_path() else {
+        return Ok(Ok(None));
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(None)),
+        Err(source) => {
+            return Err(Error::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    let shown = path.display().to_string();
+    let mut sources = crate::diagnostic::SourceMap::default();
+    let file = sources.add(crate::diagnostic::SourceFile::new(shown.as_str(), text));
+    let (config, findings) = crate::config::parse_user_config(file, &sources.get(file).text);
+    let ok = !findings
+        .iter()
+        .any(|f| f.severity == crate::diagnostic::Severity::Error);
+    if ok && let Some(config) = config {
+        return Ok(Ok(Some((config, shown))));
+    }
+    let mut sink = crate::diagnostic::Sink::new(&sources);
+    for finding in findings {
+        sink.push(finding);
+    }
+    let diagnostics = sink.finish();
+    Ok(Err(Report {
+        files: vec![crate::diagnostic::FileSummary {
+            path: shown,
+            template_id: None,
+            ok: false,
+        }],
+        diagnostics,
+        sources,
+        ..Report::default()
+    }))
+}
+
+/// As [`prepare`]; `user_config` is `--user-config`: read the user-level config even under CI.
+pub fn prepare_with(
+    root: &Path,
+    resolved: &Resolved,
+    sets: &[String],
+    trigger: Trigger,
+    user_config: bool,
 ) -> Result<Prepared> {
     let reader = WorkTree {
         root: root.to_path_buf(),
@@ -122,6 +186,10 @@ pub fn prepare(
     if report.errors() > 0 {
         return Ok(Prepared::Invalid(Box::new(report)));
     }
+    let user = match load_user_config(user_config)? {
+        Ok(user) => user,
+        Err(report) => return Ok(Prepared::Invalid(Box::new(report))),
+    };
     let template = report
         .templates
         .get(&resolved.path)
@@ -135,13 +203,20 @@ pub fn prepare(
         resolved.alias.clone(),
     )
     .map_err(compile_error)?;
-    require_agent(&plan, report.config.as_ref())?;
+    let mut plan = plan;
+    let user = user.as_ref().map(|(c, p)| (c, p.as_str()));
+    require_agent(&plan, report.config.as_ref(), user)?;
+    plan.user_config = user.map(|(_, p)| p.to_owned());
     Ok(Prepared::Ready(Box::new(plan)))
 }
 
-/// A run with an `agent.invoke` node needs an agent in the config (SPEC.md §7, §9): without one it is
+/// A run with an `agent.invoke` node needs an agent in the config: without one it is
 /// refused here, before anything is written, naming the table to add.
-fn require_agent(plan: &Plan, config: Option<&Config>) -> Result<()> {
+fn require_agent(
+    plan: &Plan,
+    config: Option<&Config>,
+    user: Option<(&Config, &str)>,
+) -> Result<()> {
     let Some(node) = plan
         .nodes
         .iter()
@@ -150,13 +225,13 @@ fn require_agent(plan: &Plan, config: Option<&Config>) -> Result<()> {
         return Ok(());
     };
     let alias = plan.alias.as_deref();
-    if config.and_then(|c| c.agent_for(alias)).is_some() {
+    if crate::config::choose_agent(config, user, alias).is_some() {
         return Ok(());
     }
     Err(Error::Usage(format!(
         "`{}` has an agent node (`{}`) but no agent is configured: add {}`[agent]` with \
-         `command = [\"your-agent\", ...]` to `{CONFIG_PATH}` (the prompt arrives on stdin); \
-         nothing was run or written",
+         `command = [\"your-agent\", ...]` (or `preset = \"claude\"`) to `{CONFIG_PATH}` or to \
+         your user-level config (the prompt arrives on stdin); nothing was run or written",
         plan.template.path,
         node.node_id,
         alias.map_or(String::new(), |a| format!("`[agents.{a}]` or ")),
@@ -170,12 +245,25 @@ fn compile_error(e: CompileError) -> Error {
 /// The trigger of a run started on this machine: `HEAD`'s commit and ref.
 pub fn local_trigger(root: &Path) -> Trigger {
     let (sha, ref_name) = crate::git::head(root).unwrap_or_else(|| ("0".repeat(40), String::new()));
+    // What a push event would say about the commit, where this machine knows it too; the other
+    // trigger variables are derived or set empty by the plan (`compile::TRIGGER_VARIABLES`).
+    let mut env = std::collections::BTreeMap::new();
+    if let Some(message) = commit_message(root, &sha) {
+        env.insert("VIZIER_COMMIT_MESSAGE".to_owned(), message);
+    }
     Trigger {
         kind: "local".into(),
         sha,
         ref_name,
+        env,
         ..Trigger::default()
     }
+}
+
+fn commit_message(root: &Path, sha: &str) -> Option<String> {
+    let repo = git2::Repository::discover(root).ok()?;
+    let commit = repo.find_commit(git2::Oid::from_str(sha).ok()?).ok()?;
+    Some(commit.message().ok()?.trim_end_matches('\n').to_owned())
 }
 
 /// Picks the run id and writes every record of the run. `driven` marks this process as its driver.
@@ -188,7 +276,7 @@ pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manif
     store.assign_free_run_id(plan);
     let mut manifest = store.initial_manifest(plan, &store::now());
     if driven {
-        manifest.driver = Some(crate::exec::process_id(std::process::id()));
+        manifest.driver = Some(crate::exec::hold_driver(store, &plan.run_id)?);
     }
     store.materialize(plan, &manifest)?;
     Ok(manifest)

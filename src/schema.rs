@@ -59,7 +59,7 @@ pub fn schema() -> Value {
             "uses": {
                 "type": "string",
                 "enum": uses,
-                "description": "A canonical label (SPEC.md §4.1); anything else is rejected"
+                "description": "A canonical label; anything else is rejected"
             },
             "args": {
                 "type": "object",

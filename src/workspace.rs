@@ -72,18 +72,24 @@ pub fn inside_root(root: &Path, rel: &str) -> Result<PathBuf> {
     Ok(real)
 }
 
-/// Joins `rel` onto the folder of `base` (both repository-relative) and normalizes `.` and `..`;
-/// `None` when the result would leave the root.
+/// Joins `rel` onto the folder of `base` (both repository-relative, or `base` absolute for a file
+/// given from outside the repository) and normalizes `.` and `..`; `None` when the result would
+/// leave the root (for an absolute `base`, the file system root: [`GivenFiles`] confines it further).
 pub fn join_relative(base: &str, rel: &str) -> Option<String> {
     let mut parts: Vec<&str> = base.split('/').collect();
     parts.pop(); // the file name
     if rel.starts_with('/') {
         return None;
     }
+    // An absolute base splits into a leading empty part, which `..` never removes.
+    let keep = usize::from(base.starts_with('/'));
     for part in rel.split('/') {
         match part {
             "" | "." => {}
             ".." => {
+                if parts.len() <= keep {
+                    return None;
+                }
                 parts.pop()?;
             }
             other => parts.push(other),
@@ -92,7 +98,7 @@ pub fn join_relative(base: &str, rel: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Resolves a relative path a template or record names (SPEC.md §10) inside `base`, which may not
+/// Resolves a relative path a template or record names inside `base`, which may not
 /// exist yet: refuses an empty or absolute path, any `..`, and a path whose existing part leads
 /// out of `base` through a symlink. Returns `base` joined with the path.
 pub fn resolve_inside(base: &Path, rel: &str) -> Result<PathBuf> {
@@ -162,7 +168,7 @@ pub trait Reader {
     fn describe(&self) -> String;
 }
 
-/// The default set of SPEC.md §4.3: every `.vizier/workflow/*.toml`, the compositions directly in
+/// The default set: every `.vizier/workflow/*.toml`, the compositions directly in
 /// `.vizier/` (such as `develop.toml`), and `.vizier/config.toml` when it exists.
 pub fn default_paths(reader: &dyn Reader) -> Result<Vec<String>> {
     let mut paths: Vec<String> = reader
@@ -178,7 +184,7 @@ pub fn default_paths(reader: &dyn Reader) -> Result<Vec<String>> {
 }
 
 pub fn is_config(rel: &str) -> bool {
-    rel == CONFIG_PATH
+    rel == CONFIG_PATH || (rel.starts_with('/') && rel.ends_with(&format!("/{CONFIG_PATH}")))
 }
 
 fn utf8(rel: &str, bytes: Vec<u8>) -> Result<String> {
@@ -256,6 +262,105 @@ impl Reader for WorkTree {
 
     fn describe(&self) -> String {
         "the work tree".to_owned()
+    }
+}
+
+/// The files given on the command line: repository-relative paths read through `local`, and files
+/// from anywhere else (a linter checks any file it is given) under their absolute paths. A file
+/// from outside is read inside its own root — the repository (or vizier folder) that contains it,
+/// else its own folder — so what it names (imports) stays inside that root.
+pub struct GivenFiles {
+    pub local: Box<dyn Reader>,
+    /// `(absolute root, its files)`, one per root that a given file lives in.
+    others: Vec<(String, WorkTree)>,
+}
+
+impl GivenFiles {
+    pub fn new(local: Box<dyn Reader>) -> GivenFiles {
+        GivenFiles {
+            local,
+            others: Vec::new(),
+        }
+    }
+
+    /// Adds a file or folder outside the repository (an absolute, symlink-free path) and returns
+    /// the path validation knows it by: its absolute path.
+    pub fn add_outside(&mut self, real: &Path) -> Result<String> {
+        let base = if real.is_dir() {
+            real
+        } else {
+            real.parent().unwrap_or(real)
+        };
+        let root = Workspace::locate(base)
+            .and_then(|w| w.root.canonicalize().ok())
+            .filter(|root| real.starts_with(root))
+            .unwrap_or_else(|| base.to_path_buf());
+        let not_utf8 = || Error::NotUtf8 {
+            path: real.display().to_string(),
+        };
+        let prefix = root.to_str().ok_or_else(not_utf8)?.to_owned();
+        let rel = real.strip_prefix(&root).map_err(|_| Error::OutsideRoot {
+            path: real.display().to_string(),
+        })?;
+        let rel = to_slash(rel);
+        if !self.others.iter().any(|(p, _)| *p == prefix) {
+            self.others.push((prefix.clone(), WorkTree { root }));
+        }
+        Ok(under(&prefix, &rel))
+    }
+
+    /// The root an absolute path belongs to (the longest that holds it) and the path inside it.
+    fn outside(&self, path: &str) -> Result<(&WorkTree, String)> {
+        self.others
+            .iter()
+            .filter_map(|(prefix, tree)| {
+                let rest = if path == prefix {
+                    ""
+                } else {
+                    path.strip_prefix(prefix.trim_end_matches('/'))?
+                        .strip_prefix('/')?
+                };
+                Some((prefix.len(), tree, rest.to_owned()))
+            })
+            .max_by_key(|(len, _, _)| *len)
+            .map(|(_, tree, rest)| (tree, rest))
+            .ok_or_else(|| Error::OutsideRoot {
+                path: path.to_owned(),
+            })
+    }
+}
+
+fn under(prefix: &str, rel: &str) -> String {
+    match (prefix.trim_end_matches('/'), rel) {
+        (p, "") => p.to_owned(),
+        (p, r) => format!("{p}/{r}"),
+    }
+}
+
+impl Reader for GivenFiles {
+    fn read(&self, path: &str) -> Result<Option<String>> {
+        if !path.starts_with('/') {
+            return self.local.read(path);
+        }
+        let (tree, rel) = self.outside(path)?;
+        tree.read(&rel).map_err(|e| match e {
+            Error::OutsideRoot { .. } => Error::OutsideRoot {
+                path: path.to_owned(),
+            },
+            other => other,
+        })
+    }
+
+    fn toml_names(&self, dir: &str) -> Result<Vec<String>> {
+        if !dir.starts_with('/') {
+            return self.local.toml_names(dir);
+        }
+        let (tree, rel) = self.outside(dir)?;
+        tree.toml_names(&rel)
+    }
+
+    fn describe(&self) -> String {
+        self.local.describe()
     }
 }
 
@@ -344,6 +449,12 @@ mod tests {
         );
         assert_eq!(join_relative(".vizier/a.toml", "../../x.toml"), None);
         assert_eq!(join_relative(".vizier/a.toml", "/etc/passwd"), None);
+        // A file given from outside the repository keeps its absolute path.
+        assert_eq!(
+            join_relative("/tmp/p/a.toml", "../b.toml").as_deref(),
+            Some("/tmp/b.toml")
+        );
+        assert_eq!(join_relative("/tmp/a.toml", "../../x.toml"), None);
     }
 
     #[test]

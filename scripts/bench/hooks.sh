@@ -3,8 +3,8 @@
 #   (a) no hook   (b) vizier, no template staged   (c) vizier, 5 templates staged
 #   (d) a plain sh hook running `true`   (e) lefthook's Go binary (LEFTHOOK_BIN) running `true`
 #   (f) prek with one `true` hook        (g) pre-commit with one `true` hook
-# lefthook, prek and pre-commit come from PyPI into a venv under target/. Targets (SPEC.md §11,
-# issue 3): (b) adds at most 3 ms over (a), (c) at most 10 ms.
+# lefthook, prek and pre-commit come from PyPI into a venv under target/. Targets
+# (issue 3): (b) adds at most 3 ms over (a), (c) at most 10 ms.
 # Run through scripts/bench.sh (it builds the release binary and exports $VIZIER). RUNS=n sets the
 # number of timed commits per case (default 200; pre-commit gets a tenth).
 set -euo pipefail

@@ -1,9 +1,9 @@
 //! The push that triggered a CI job: GitHub's event file (`GITHUB_EVENT_PATH` or `--event-path`) with
 //! `GITHUB_SHA` / `GITHUB_REF` filling what it lacks, read into a typed [`PushEvent`].
 //!
-//! It owns three things: classifying a push (deleted, created, forced, tag; SPEC.md §12), computing
+//! It owns three things: classifying a push (deleted, created, forced, tag), computing
 //! the paths it changed (with git, reading through `git2` and fetching through the `git` program with
-//! argv, never a shell), and turning event values into environment variables for nodes (SPEC.md §10).
+//! argv, never a shell), and turning event values into environment variables for nodes.
 //! Event values are data: a ref named `x$(touch PWNED)` is carried as bytes in a variable, never
 //! placed into shell source or template text, and every value is checked on the way in (object ids are
 //! hex, refs are valid git ref names, no NUL byte), so nothing that starts with `-` can turn into an
@@ -310,7 +310,7 @@ impl PushEvent {
         self.kind() == PushKind::Deleted
     }
 
-    /// Where the changed paths are counted from (SPEC.md §12).
+    /// Where the changed paths are counted from.
     pub fn change_base(&self) -> ChangeBase {
         let on_default = self.ref_kind() == RefKind::Branch
             && self.default_branch.as_deref() == Some(self.ref_name());
@@ -336,7 +336,7 @@ impl PushEvent {
         }
     }
 
-    /// The environment a node sees (SPEC.md §10): event values as variables, never as source text.
+    /// The environment a node sees: event values as variables, never as source text.
     /// Every name is always set (empty when unknown) so `set -u` scripts can read them.
     /// `changed_files` is the file written by [`write_changed_files`].
     pub fn env(&self, changed_files: Option<&Path>) -> Vec<(&'static str, OsString)> {

@@ -432,6 +432,22 @@ pub fn grouped_log(title: &str, log: &str) -> Result<String> {
     grouped_log_with(title, log, &mut || random_token("vizier-log-"))
 }
 
+/// Child output shown outside a group (the tail of a failed node's log): workflow commands in it are
+/// switched off with `::stop-commands::` and a fresh random token, then back on.
+pub fn fenced(text: &str) -> Result<String> {
+    let token = fresh_token(
+        &[text],
+        &mut || random_token("vizier-log-"),
+        "stop-commands",
+    )?;
+    let mut out = format!("::stop-commands::{token}\n{text}");
+    if !text.is_empty() && !text.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("::{token}::\n"));
+    Ok(out)
+}
+
 /// [`grouped_log`] with the stop token drawn from `next`.
 pub fn grouped_log_with(
     title: &str,

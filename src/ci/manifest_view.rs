@@ -1,4 +1,4 @@
-//! A tolerant, read-only view of a run manifest (`.vizier/jobs/runs/<run_id>.json`, SPEC.md §5.3) for
+//! A tolerant, read-only view of a run manifest (`.vizier/jobs/runs/<run_id>.json`) for
 //! the step summary and CI outputs.
 //!
 //! The store owns the manifest and its writer; this side only reads, so it accepts what older or newer
@@ -52,7 +52,7 @@ pub struct TriggerView {
     #[serde(rename = "ref")]
     pub git_ref: Option<String>,
     pub before: Option<String>,
-    /// The push's changed paths (SPEC.md §12), when the writer recorded them.
+    /// The push's changed paths, when the writer recorded them.
     #[serde(deserialize_with = "or_default")]
     pub changed_paths: Vec<String>,
 }
@@ -72,7 +72,7 @@ pub struct NodeView {
     /// Job ids this node waits for.
     #[serde(deserialize_with = "or_default")]
     pub after: Vec<String>,
-    /// The scheduler status (SPEC.md §6): `queued` … `succeeded`, `failed`, `blocked_by_dependency`.
+    /// The scheduler status: `queued` … `succeeded`, `failed`, `blocked_by_dependency`.
     pub status: Option<String>,
     pub outcome: Option<String>,
     #[serde(deserialize_with = "or_default")]
@@ -82,8 +82,11 @@ pub struct NodeView {
     pub finished_at: Option<Time>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
-    /// The stage of a composition the node came from (SPEC.md §3.1), if any.
+    /// The stage of a composition the node came from, if any.
     pub stage: Option<String>,
+    /// What the operation recorded; read for `ci_runner` (the CI job of a fanned-out run that ran it).
+    #[serde(deserialize_with = "or_default")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
 impl NodeView {
@@ -98,6 +101,11 @@ impl NodeView {
     /// Seconds from start to finish, when both are known and in order.
     pub fn duration_secs(&self) -> Option<f64> {
         elapsed(self.started_at.as_ref(), self.finished_at.as_ref())
+    }
+
+    /// The CI job that ran the node, when the run was fanned out over many runners.
+    pub fn runner(&self) -> Option<&str> {
+        self.metadata.get("ci_runner").and_then(|v| v.as_str())
     }
 }
 
@@ -126,7 +134,7 @@ impl ManifestView {
         self.outcome.as_deref().unwrap_or("running")
     }
 
-    /// Whether the run counts as passed (SPEC.md §5.2: the writer decides; this reads its verdict).
+    /// Whether the run counts as passed (the writer decides; this reads its verdict).
     pub fn succeeded(&self) -> bool {
         self.outcome.as_deref() == Some("succeeded")
     }

@@ -5,16 +5,26 @@
 //!   as environment variables for nodes, never as text to splice.
 //! - [`github`] writes the runner's files and workflow commands: `GITHUB_OUTPUT`, the step summary,
 //!   annotations (at most 10 errors per step, ranked) and log groups, within GitHub's limits.
-//! - [`manifest_view`] reads a run manifest (SPEC.md §5.3) tolerantly; the store owns the writer.
+//! - [`manifest_view`] reads a run manifest tolerantly; the store owns the writer.
+//! - [`CiOutcome`] is the one vocabulary of the `outcome` output: `succeeded`, `failed`, `skipped`.
 //! - [`summary`] turns manifests into the Markdown step summary: a table and a mermaid DAG.
+//! - [`push`] turns the push into the trigger of its runs; [`report`] ends a CI job (annotations,
+//!   summary, outputs) the same way for one runner and for many.
+//! - [`fanout`] spreads one run over many runners: the plan of groups and levels, one group on one
+//!   runner, and the collection of every group into the one final manifest.
 //!
 //! It does not materialize or schedule runs (that is the store and scheduler), and it does not print:
 //! it returns text and data for `cli/` to write.
 
 mod error;
 pub mod event;
+pub mod fanout;
 pub mod github;
 pub mod manifest_view;
+mod outcome;
+pub mod push;
+pub mod report;
 pub mod summary;
 
 pub use error::CiError;
+pub use outcome::CiOutcome;

@@ -142,11 +142,15 @@ pub fn render_run(run: &ManifestView) -> String {
 }
 
 fn table(nodes: &[NodeView]) -> String {
-    let mut md =
-        String::from("| node | status | time | exit code | attempts |\n|---|---|---|--:|--:|\n");
+    // A fanned-out run also says which runner job ran each node.
+    let runners = nodes.iter().any(|n| n.runner().is_some());
+    let mut md = String::from("| node | status | time | exit code | attempts |");
+    md.push_str(if runners { " runner |\n" } else { "\n" });
+    md.push_str("|---|---|---|--:|--:|");
+    md.push_str(if runners { "---|\n" } else { "\n" });
     for n in nodes {
         md.push_str(&format!(
-            "| {} | {} {} | {} | {} | {} |\n",
+            "| {} | {} {} | {} | {} | {} |",
             md_text(&n.node_id),
             icon(n.status()),
             md_text(n.status()),
@@ -155,6 +159,10 @@ fn table(nodes: &[NodeView]) -> String {
                 .map_or_else(|| "–".to_owned(), |c| c.to_string()),
             n.attempts,
         ));
+        if runners {
+            md.push_str(&format!(" {} |", md_text(n.runner().unwrap_or("–"))));
+        }
+        md.push('\n');
     }
     md
 }
@@ -194,8 +202,12 @@ pub fn flowchart(nodes: &[NodeView]) -> String {
             if !used.contains(&class) {
                 used.push(class);
             }
+            let runner = n
+                .runner()
+                .map(|r| format!("<br/>{}", mermaid_text(r)))
+                .unwrap_or_default();
             src.push_str(&format!(
-                "{indent}n{i}[\"{}<br/>{}\"]:::{class}\n",
+                "{indent}n{i}[\"{}<br/>{}{runner}\"]:::{class}\n",
                 mermaid_text(&n.node_id),
                 mermaid_text(n.status())
             ));

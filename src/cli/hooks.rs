@@ -1,4 +1,4 @@
-//! `vizier hooks install|uninstall|status` and `vizier hook <name>` (SPEC.md §11): calls `hooks` and
+//! `vizier hooks install|uninstall|status` and `vizier hook <name>`: calls `hooks` and
 //! renders what it did.
 
 use std::io::{IsTerminal, Read};
@@ -8,6 +8,7 @@ use super::Output;
 use super::args::{DiagnosticFormat, HookArgs, HooksAction, HooksArgs};
 use crate::error::{Error, Result};
 use crate::exit;
+use crate::hooks::husky::{self, Husky, HuskyChange};
 use crate::hooks::{
     self, HookName, HookReport, HookState, HooksFolder, InstallOutcome, PreCommit, PushOutcome,
     UninstallOutcome,
@@ -16,8 +17,15 @@ use crate::hooks::{
 pub fn run(args: HooksArgs, out: &mut Output) -> Result<u8> {
     let cwd = super::current_dir()?;
     let folder = hooks::locate(&cwd)?;
+    if let Some(husky) = husky::detect(&folder) {
+        return run_husky(args.action, &folder, &husky, out);
+    }
     match args.action {
-        HooksAction::Install { hooks, force } => {
+        HooksAction::Install { husky: true, .. } => Err(Error::Usage(format!(
+            "--husky: this repository does not use husky (git runs hooks from {})",
+            folder.path.display()
+        ))),
+        HooksAction::Install { hooks, force, .. } => {
             let binary = std::env::current_exe().map_err(|source| Error::Read {
                 path: "the running vizier binary".into(),
                 source,
@@ -55,6 +63,117 @@ pub fn run(args: HooksArgs, out: &mut Output) -> Result<u8> {
     }
 }
 
+/// `vizier hooks …` in a husky repository: never a script in husky's folder (its stubs find the
+/// user's scripts by their own names, so chaining one would silently stop every husky hook).
+fn run_husky(
+    action: HooksAction,
+    folder: &HooksFolder,
+    husky: &Husky,
+    out: &mut Output,
+) -> Result<u8> {
+    let shown = |path: &Path| {
+        path.strip_prefix(&folder.work_tree)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    match action {
+        HooksAction::Install {
+            hooks,
+            husky: false,
+            ..
+        } => {
+            let mut message = format!(
+                "this repository uses husky: git runs hooks from husky's folder {}, whose scripts \
+                 find yours by their own file names, so vizier installs nothing there (a chained \
+                 hook would stop every husky hook)",
+                folder.path.display()
+            );
+            for hook in HookName::selection(&hooks) {
+                message.push_str(&format!(
+                    "\nadd this line to {}:\n    {}",
+                    shown(&husky::script_path(husky, hook)),
+                    husky::command(hook)
+                ));
+            }
+            message.push_str(
+                "\nor run `vizier hooks install --husky` to append them, marked as vizier's \
+                 (`vizier hooks uninstall` removes exactly them)",
+            );
+            Err(Error::Usage(message))
+        }
+        HooksAction::Install { hooks, .. } => {
+            out.write(&folder_line(folder));
+            for r in husky::install(husky, &HookName::selection(&hooks))? {
+                let what = match r.change {
+                    HuskyChange::Appended => "vizier's line appended",
+                    HuskyChange::Created => "created, holding vizier's line",
+                    _ => "vizier's line already there, unchanged",
+                };
+                out.write(&format!("{}: {} {what}\n", r.hook, shown(&r.path)));
+            }
+            out.write(
+                "note: husky's scripts are shared through git; commit them so the check runs for \
+                 everyone\n",
+            );
+            Ok(exit::OK)
+        }
+        HooksAction::Uninstall { hooks } => {
+            let selected = HookName::selection(&hooks);
+            out.write(&folder_line(folder));
+            for r in husky::uninstall(husky, &selected)? {
+                let what = match r.change {
+                    HuskyChange::Removed { file_removed: true } => {
+                        "vizier's line removed, and the script vizier created with it".to_owned()
+                    }
+                    HuskyChange::Removed { .. } => "vizier's line removed".to_owned(),
+                    _ => "no line of vizier's there".to_owned(),
+                };
+                out.write(&format!("{}: {} {what}\n", r.hook, shown(&r.path)));
+            }
+            // Scripts an earlier install put into husky's folder go too, restoring husky's stubs.
+            for r in hooks::uninstall(folder, &selected)? {
+                if !matches!(
+                    r.outcome,
+                    UninstallOutcome::NotInstalled | UninstallOutcome::Foreign
+                ) {
+                    out.write(&uninstall_line(&r));
+                }
+            }
+            Ok(exit::OK)
+        }
+        HooksAction::Status { hooks } => {
+            let selected = HookName::selection(&hooks);
+            out.write(&folder_line(folder));
+            for (hook, path, on) in husky::status(husky, &selected)? {
+                if on {
+                    out.write(&format!(
+                        "{hook}: installed in husky ({} runs vizier)\n",
+                        shown(&path)
+                    ));
+                } else {
+                    out.write(&format!(
+                        "{hook}: not installed (husky repository; `vizier hooks install --husky` \
+                         adds vizier's line to {})\n",
+                        shown(&path)
+                    ));
+                }
+            }
+            for r in hooks::status(folder, &selected)? {
+                if matches!(r.outcome, HookState::Installed { .. }) {
+                    out.write(&format!(
+                        "  warning: a vizier script in husky's folder replaces husky's {} stub, \
+                         so husky's own {} script does not run; `vizier hooks uninstall` puts \
+                         husky's stub back\n",
+                        r.hook, r.hook
+                    ));
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
 /// `vizier hook <name>`: the check an installed script runs.
 pub fn run_hook(args: HookArgs, out: &mut Output) -> Result<u8> {
     match args.name {
@@ -81,24 +200,24 @@ pub fn run_hook(args: HookArgs, out: &mut Output) -> Result<u8> {
             }
         },
         HookName::PrePush => {
-            let mut stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                return Err(Error::Usage(
-                    "`vizier hook pre-push` reads the refs being pushed from stdin, as git gives \
-                     them to a pre-push hook"
-                        .into(),
-                ));
-            }
-            let mut input = String::new();
-            stdin
-                .read_to_string(&mut input)
-                .map_err(|source| Error::Read {
-                    path: "stdin".into(),
-                    source,
-                })?;
-            let remote = args.args.first().map_or("the remote", String::as_str);
+            // Run by the pre-commit framework, the pushed ref comes from its variables; otherwise
+            // from git's stdin.
+            let (refs, remote) = match hooks::framework_push()? {
+                Some(refs) => (
+                    refs,
+                    std::env::var("PRE_COMMIT_REMOTE_NAME")
+                        .unwrap_or_else(|_| "the remote".to_owned()),
+                ),
+                None => (
+                    hooks::parse_push_input(&read_push_input()?)?,
+                    args.args
+                        .first()
+                        .map_or("the remote", String::as_str)
+                        .to_owned(),
+                ),
+            };
             let mut failed = false;
-            for check in hooks::pre_push(hooks::parse_push_input(&input)?)? {
+            for check in hooks::pre_push(refs)? {
                 let PushOutcome::Checked(report) = check.outcome else {
                     continue;
                 };
@@ -131,6 +250,26 @@ pub fn run_hook(args: HookArgs, out: &mut Output) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// git's pre-push lines from stdin.
+fn read_push_input() -> Result<String> {
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Usage(
+            "`vizier hook pre-push` reads the refs being pushed from stdin, as git gives them to a \
+             pre-push hook"
+                .into(),
+        ));
+    }
+    let mut input = String::new();
+    stdin
+        .read_to_string(&mut input)
+        .map_err(|source| Error::Read {
+            path: "stdin".into(),
+            source,
+        })?;
+    Ok(input)
 }
 
 fn files(n: usize) -> String {

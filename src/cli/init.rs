@@ -47,6 +47,15 @@ pub fn run(args: InitArgs, out: &mut Output) -> Result<u8> {
         .iter()
         .any(|c| !matches!(c.action, Action::Unchanged | Action::Kept));
     if wrote {
+        if changes
+            .iter()
+            .any(|c| c.path == ".ci/run" && c.action == Action::Created)
+        {
+            text.push_str(
+                "note: .ci/run is a placeholder that passes; write your build and tests into it \
+                 (`vizier run ci` runs it)\n",
+            );
+        }
         text.push_str(
             "next: configure your agent under `[agent]` in .vizier/config.toml, commit .vizier/, \
              then `vizier run draft --set slug=<name> --set spec=\"...\"`\n",

@@ -1,4 +1,4 @@
-//! `vizier jobs …` (SPEC.md §6): list, show, schedule, tail, retry, cancel, approve, reject, gc.
+//! `vizier jobs …`: list, show, schedule, tail, retry, cancel, approve, reject, gc.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::Output;
-use super::args::{JobsAction, JobsArgs};
+use super::args::{JobsAction, JobsArgs, ListFormat, ScheduleFormat, ShowFormat};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::ops::{self, Released};
@@ -17,6 +17,12 @@ use crate::template::Class;
 use crate::workspace::Workspace;
 
 pub fn run(args: JobsArgs, out: &mut Output) -> Result<u8> {
+    out.set_json_errors(match &args.action {
+        JobsAction::List { format, .. } => *format == ListFormat::Json,
+        JobsAction::Show { format, .. } => *format == ShowFormat::Json,
+        JobsAction::Schedule { format, .. } => *format == ScheduleFormat::Json,
+        _ => false,
+    });
     let cwd = super::current_dir()?;
     let ws = Workspace::locate(&cwd).ok_or_else(|| Error::NoVizier { root: cwd.clone() })?;
     let store = Store::new(&ws.root);
@@ -25,9 +31,9 @@ pub fn run(args: JobsArgs, out: &mut Output) -> Result<u8> {
             run,
             status,
             format,
-        } => list(&store, run, status, &format, out),
-        JobsAction::Show { id, format } => show(&store, &id, &format, out),
-        JobsAction::Schedule { format } => schedule_view(&store, &format, out),
+        } => list(&store, run, status, format, out),
+        JobsAction::Show { id, format } => show(&store, &id, format, out),
+        JobsAction::Schedule { run, format } => schedule_view(&store, run.as_deref(), format, out),
         JobsAction::Tail { id, follow } => tail(&store, &id, follow, out),
         JobsAction::Retry { id } => retry(&store, &id, out),
         JobsAction::Cancel { id } => cancel(&store, &id, out),
@@ -38,7 +44,11 @@ pub fn run(args: JobsArgs, out: &mut Output) -> Result<u8> {
             Some(reason.unwrap_or_else(|| "rejected".into())),
             out,
         ),
-        JobsAction::Gc { keep } => gc(&store, keep.unwrap_or(20), out),
+        JobsAction::Gc { keep } => gc(&store, keep, out),
+        JobsAction::Clean {
+            run_id,
+            delete_branches,
+        } => clean(&store, &run_id, delete_branches, out),
     }
 }
 
@@ -57,27 +67,16 @@ fn refresh(store: &Store, out: &mut Output) {
     }
 }
 
-fn check_format(format: &str, allowed: &[&str]) -> Result<()> {
-    if allowed.contains(&format) {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "unknown format `{format}`; expected one of: {}",
-            allowed.join(", ")
-        )))
-    }
-}
-
 /// One row of `jobs list`.
 struct Row {
     job_id: String,
     run_id: String,
     node_id: String,
     status: String,
-    attempt: String,
+    attempt: Option<u64>,
     operation: String,
-    started_at: String,
-    finished_at: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
 }
 
 fn str_of(v: Option<&Value>) -> String {
@@ -105,14 +104,14 @@ fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
                 run_id: m.run_id.clone(),
                 node_id: n.node_id.clone(),
                 status: n.status.as_str().to_owned(),
-                attempt: n.attempts.to_string(),
+                attempt: Some(u64::from(n.attempts)),
                 operation: n
                     .executor_operation
                     .clone()
                     .or_else(|| n.control_policy.clone())
                     .unwrap_or_default(),
-                started_at: n.started_at.clone().unwrap_or_default(),
-                finished_at: n.finished_at.clone().unwrap_or_default(),
+                started_at: n.started_at.clone(),
+                finished_at: n.finished_at.clone(),
             });
         }
     }
@@ -139,7 +138,10 @@ fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
                     } else {
                         record.status.clone()
                     },
-                    attempt: str_of(md.get("workflow_node_attempt")),
+                    attempt: md.get("workflow_node_attempt").and_then(|v| {
+                        v.as_u64()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    }),
                     operation: md
                         .get("workflow_executor_operation")
                         .or_else(|| md.get("workflow_control_policy"))
@@ -149,8 +151,8 @@ fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
                                 .map(|v| format!("{} (legacy)", str_of(Some(v))))
                         })
                         .unwrap_or_default(),
-                    started_at: record.started_at.clone().unwrap_or_default(),
-                    finished_at: record.finished_at.clone().unwrap_or_default(),
+                    started_at: record.started_at.clone(),
+                    finished_at: record.finished_at.clone(),
                 });
             }
             // Removed since the folder was listed (`jobs gc`): gone, not corrupt.
@@ -165,26 +167,26 @@ fn list(
     store: &Store,
     run: Option<String>,
     status: Option<String>,
-    format: &str,
+    format: ListFormat,
     out: &mut Output,
 ) -> Result<u8> {
-    check_format(format, &["table", "json"])?;
-    if let Some(s) = &status
-        && Status::parse(s).is_none()
-        && s != "unknown"
+    refresh(store, out);
+    let all = rows(store, out);
+    if let Some(id) = &run
+        && !all.iter().any(|r| &r.run_id == id)
+        && !store.manifest_path(id).exists()
     {
         return Err(Error::Usage(format!(
-            "unknown status `{s}`; expected one of: {}",
-            Status::ALL.map(|s| s.as_str()).join(", ")
+            "no run `{id}` in {}",
+            store.dir.display()
         )));
     }
-    refresh(store, out);
-    let rows: Vec<Row> = rows(store, out)
+    let rows: Vec<Row> = all
         .into_iter()
         .filter(|r| run.as_ref().is_none_or(|id| &r.run_id == id))
         .filter(|r| status.as_ref().is_none_or(|s| &r.status == s))
         .collect();
-    if format == "json" {
+    if format == ListFormat::Json {
         let list: Vec<Value> = rows
             .iter()
             .map(|r| {
@@ -197,7 +199,7 @@ fn list(
             .collect();
         out.write(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&list).expect("serializes")
+            super::output::versioned(&[("jobs", Value::Array(list))], true)
         ));
         return Ok(exit::OK);
     }
@@ -215,15 +217,18 @@ fn list(
     for r in &rows {
         text.push_str(&format!(
             "{:width$}  {:21}  {:7}  {:26}  {}\n",
-            r.job_id, r.status, r.attempt, r.operation, r.finished_at
+            r.job_id,
+            r.status,
+            r.attempt.map(|a| a.to_string()).unwrap_or_default(),
+            r.operation,
+            r.finished_at.as_deref().unwrap_or_default()
         ));
     }
     out.write(&text);
     Ok(exit::OK)
 }
 
-fn show(store: &Store, id: &str, format: &str, out: &mut Output) -> Result<u8> {
-    check_format(format, &["text", "json"])?;
+fn show(store: &Store, id: &str, format: ShowFormat, out: &mut Output) -> Result<u8> {
     check_id_arg(id)?;
     refresh(store, out);
     if !store.job_path(id).exists() {
@@ -233,6 +238,7 @@ fn show(store: &Store, id: &str, format: &str, out: &mut Output) -> Result<u8> {
         )));
     }
     let mut record = store.read_job(id)?;
+    let mut runs = None;
     // The manifest is the scheduling truth; a record can trail it by one step after a crash.
     if let Ok((run_id, index)) = runner::run_of_job(store, id)
         && let Ok(Some(m)) = store.load_manifest(&run_id)
@@ -243,15 +249,31 @@ fn show(store: &Store, id: &str, format: &str, out: &mut Output) -> Result<u8> {
         record.started_at = n.started_at.clone();
         record.finished_at = n.finished_at.clone();
         record.reason = n.reason.clone();
+        runs = store
+            .load_plan(&run_id)
+            .ok()
+            .and_then(|p| p.nodes.get(index).and_then(crate::failure::command_of));
     }
-    if format == "json" {
+    if format == ShowFormat::Json {
         out.write(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&record).expect("serializes")
+            super::output::versioned(
+                &[("job", serde_json::to_value(&record).expect("serializes"))],
+                true
+            )
         ));
         return Ok(exit::OK);
     }
-    out.write(&show_text(&record));
+    let mut text = show_text(&record);
+    if let Some(runs) = runs {
+        // What the node itself runs; `command` above is how the scheduler starts the job.
+        let mut lines = runs.lines();
+        text.push_str(&format!("runs:  {}\n", lines.next().unwrap_or_default()));
+        for line in lines {
+            text.push_str(&format!("       {line}\n"));
+        }
+    }
+    out.write(&text);
     Ok(exit::OK)
 }
 
@@ -336,17 +358,30 @@ pub fn show_text(record: &JobRecord) -> String {
         .collect()
 }
 
-fn schedule_view(store: &Store, format: &str, out: &mut Output) -> Result<u8> {
-    check_format(format, &["summary", "dag", "json", "mermaid"])?;
+fn schedule_view(
+    store: &Store,
+    run: Option<&str>,
+    format: ScheduleFormat,
+    out: &mut Output,
+) -> Result<u8> {
     refresh(store, out);
-    let (manifests, bad) = store.all_manifests();
+    let (mut manifests, bad) = store.all_manifests();
     for (path, e) in bad {
         out.error_text(&format!(
             "warning: skipping corrupt run manifest {path}: {e}\n"
         ));
     }
+    if let Some(id) = run {
+        manifests.retain(|m| m.run_id == id);
+        if manifests.is_empty() {
+            return Err(Error::Usage(format!(
+                "no run `{id}` in {}",
+                store.dir.display()
+            )));
+        }
+    }
     let text = match format {
-        "json" => {
+        ScheduleFormat::Json => {
             let runs: Vec<Value> = manifests
                 .iter()
                 .map(|m| {
@@ -363,11 +398,11 @@ fn schedule_view(store: &Store, format: &str, out: &mut Output) -> Result<u8> {
                 .collect();
             format!(
                 "{}\n",
-                serde_json::to_string(&json!({ "version": 1, "runs": runs })).expect("serializes")
+                super::output::versioned(&[("runs", Value::Array(runs))], false)
             )
         }
-        "mermaid" => manifests.iter().map(mermaid).collect::<Vec<_>>().join("\n"),
-        "dag" => {
+        ScheduleFormat::Mermaid => manifests.iter().map(mermaid).collect::<Vec<_>>().join("\n"),
+        ScheduleFormat::Dag => {
             let mut s = String::new();
             for m in &manifests {
                 s.push_str(&format!("{}\n", m.run_id));
@@ -391,7 +426,7 @@ fn schedule_view(store: &Store, format: &str, out: &mut Output) -> Result<u8> {
             }
             s
         }
-        _ => {
+        ScheduleFormat::Summary => {
             let mut s = String::new();
             for m in &manifests {
                 let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -642,7 +677,10 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         .filter(|m| {
             !active.contains(&m.run_id)
                 && m.is_finished()
-                && !m.driver.as_ref().is_some_and(crate::exec::alive)
+                && !m
+                    .driver
+                    .as_ref()
+                    .is_some_and(|d| crate::exec::driver_alive(store, &m.run_id, d))
         })
         .collect();
     let remove = finished.len().saturating_sub(keep);
@@ -655,6 +693,7 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
         let _ = std::fs::remove_file(store.plan_path(&m.run_id));
         store.remove_swaps(&m.run_id);
+        let _ = std::fs::remove_file(crate::exec::driver_lock_path(store, &m.run_id));
         std::fs::remove_file(store.manifest_path(&m.run_id)).map_err(|source| Error::Write {
             path: store.manifest_path(&m.run_id),
             source,
@@ -665,5 +704,28 @@ fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
         "removed {removed} finished run(s); kept {}\n",
         finished.len() - removed
     ));
+    Ok(exit::OK)
+}
+
+fn clean(store: &Store, run_id: &str, delete_branches: bool, out: &mut Output) -> Result<u8> {
+    let cleaned = ops::clean_run(store, run_id, delete_branches)?;
+    let mut text = String::new();
+    for w in &cleaned.worktrees {
+        text.push_str(&format!("removed worktree `{w}`\n"));
+    }
+    for s in &cleaned.sentinels {
+        text.push_str(&format!("cleared merge sentinel `{s}`\n"));
+    }
+    for b in &cleaned.branches_deleted {
+        text.push_str(&format!("deleted branch `{b}`\n"));
+    }
+    for b in &cleaned.branches_kept {
+        text.push_str(&format!("kept branch {b}\n"));
+    }
+    text.push_str(&format!(
+        "cleaned run {run_id}: {} job record(s) removed\n",
+        cleaned.records
+    ));
+    out.write(&text);
     Ok(exit::OK)
 }

@@ -3,17 +3,21 @@
 
 pub mod args;
 mod ci;
+mod ci_fanout;
+mod failure;
 mod hooks;
 mod init;
 mod jobs;
+mod man;
 mod output;
+mod progress;
 mod run;
 mod validate;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::error::Error;
 use crate::exit;
@@ -22,8 +26,20 @@ pub use output::Output;
 
 /// Runs vizier with these arguments (the first is the program name) and returns the exit code.
 pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let argv: Vec<OsString> = argv.into_iter().collect();
     let mut out = Output::stdout();
-    let cli = match Cli::try_parse_from(argv) {
+    out.set_json_errors(asks_for_json(&argv));
+    // clap's own help and errors follow `--color` too.
+    let color = match color_flag(&argv).as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    };
+    let parsed = Cli::command()
+        .color(color)
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = match e.kind() {
@@ -32,15 +48,30 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
                 }
                 _ => exit::USAGE,
             };
-            let rendered = e.render().to_string();
+            let styled = e.render();
+            let tty_color = |choice: anstream::ColorChoice| choice != anstream::ColorChoice::Never;
+            let use_color = match color {
+                clap::ColorChoice::Always => true,
+                clap::ColorChoice::Never => false,
+                _ if code == exit::OK => {
+                    tty_color(anstream::AutoStream::choice(&std::io::stdout()))
+                }
+                _ => tty_color(anstream::AutoStream::choice(&std::io::stderr())),
+            };
+            let rendered = if use_color {
+                styled.ansi().to_string()
+            } else {
+                styled.to_string()
+            };
             if code == exit::OK {
                 out.write(&rendered);
             } else {
-                out.error_text(&rendered);
+                out.usage_error(&rendered);
             }
             return ExitCode::from(code);
         }
     };
+    out.set_color(cli.color);
     let result = dispatch(cli.command, &mut out);
     match result {
         Ok(code) => ExitCode::from(code),
@@ -54,10 +85,17 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
     match command {
         Command::Validate(args) => validate::run(args, out),
-        Command::Schema => {
-            out.write(&crate::schema::render());
+        Command::Schema(args) => {
+            out.write(&if args.manifest {
+                crate::record_schema::render_manifest()
+            } else if args.job_record {
+                crate::record_schema::render_job_record()
+            } else {
+                crate::schema::render()
+            });
             Ok(exit::OK)
         }
+        Command::Man(args) => man::run(&public_command(), &args.out, out),
         Command::Completions(args) => {
             let mut buf = Vec::new();
             clap_complete::generate(args.shell, &mut public_command(), "vizier", &mut buf);
@@ -66,6 +104,10 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
         }
         Command::Init(args) => init::run(args, out),
         Command::Run(args) => run::run(args, out),
+        Command::Ci(args::CiArgs {
+            fanout: Some(fanout),
+            ..
+        }) => ci_fanout::run(fanout, out),
         Command::Ci(args) => ci::run(args, out),
         Command::Hooks(args) => hooks::run(args, out),
         Command::Hook(args) => hooks::run_hook(args, out),
@@ -78,6 +120,28 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
     }
 }
 
+/// The value of `--color` among the arguments, before they are parsed.
+fn color_flag(argv: &[OsString]) -> Option<String> {
+    let mut found = None;
+    for (i, a) in argv.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if let Some(v) = a.strip_prefix("--color=") {
+            found = Some(v.to_owned());
+        } else if a == "--color" {
+            found = argv.get(i + 1).map(|v| v.to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
+/// Whether the arguments ask for `--format json` (then errors are JSON documents on stdout too, even
+/// those found while parsing the rest of the arguments).
+fn asks_for_json(argv: &[OsString]) -> bool {
+    argv.windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || argv.iter().any(|a| a == "--format=json")
+}
+
 /// The command tree without hidden subcommands: clap_complete would otherwise offer internal entry
 /// points such as `__workflow-node` to people pressing tab.
 fn public_command() -> clap::Command {
@@ -87,6 +151,9 @@ fn public_command() -> clap::Command {
         .propagate_version(true);
     if let Some(about) = full.get_about() {
         public = public.about(about.clone());
+    }
+    for arg in full.get_arguments() {
+        public = public.arg(arg.clone());
     }
     for sub in full.get_subcommands().filter(|s| !s.is_hide_set()) {
         public = public.subcommand(sub.clone());

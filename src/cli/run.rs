@@ -13,30 +13,27 @@ use crate::runner::{self, Cache, Scope};
 use crate::store::{Manifest, Status, Store};
 
 pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
+    out.set_quiet(args.quiet);
+    out.set_json_errors(args.format == RunFormat::Json);
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
     let (config, config_report) = launch::load_config(&ws.root)?;
     if let Some(report) = config_report {
-        out.write(&render_human(
-            &report.diagnostics,
-            &report.sources,
-            out.color(),
-        ));
+        findings(&report, args.format, out);
         return Ok(exit::FAILED);
     }
     let resolved = launch::resolve(&ws, &cwd, &args.template, config.as_ref())?;
     let trigger = launch::local_trigger(&ws.root);
-    let mut plan = match launch::prepare(&ws.root, &resolved, &args.set, trigger)? {
+    let prepared = launch::prepare_with(&ws.root, &resolved, &args.set, trigger, args.user_config);
+    let mut plan = match prepared? {
         Prepared::Invalid(report) => {
-            out.write(&render_human(
-                &report.diagnostics,
-                &report.sources,
-                out.color(),
-            ));
-            out.write(&format!(
-                "failed: {} error(s); nothing was run or written\n",
-                report.errors()
-            ));
+            findings(&report, args.format, out);
+            if args.format == RunFormat::Text {
+                out.write_always(&format!(
+                    "failed: {} error(s); nothing was run or written\n",
+                    report.errors()
+                ));
+            }
             return Ok(exit::FAILED);
         }
         Prepared::Ready(plan) => *plan,
@@ -59,13 +56,15 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
                         })
                     })
                     .collect();
-                let text = serde_json::to_string_pretty(&serde_json::json!({
-                    "run_id": plan.run_id,
-                    "template": plan.template,
-                    "params": plan.params,
-                    "jobs": jobs,
-                }))
-                .expect("serializes");
+                let text = super::output::versioned(
+                    &[
+                        ("run_id", serde_json::json!(plan.run_id)),
+                        ("template", serde_json::json!(plan.template)),
+                        ("params", serde_json::json!(plan.params)),
+                        ("jobs", serde_json::json!(jobs)),
+                    ],
+                    true,
+                );
                 out.write(&format!("{text}\n"));
             }
             RunFormat::Text => {
@@ -104,7 +103,18 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         match args.format {
             RunFormat::Json => out.write(&format!(
                 "{}\n",
-                serde_json::json!({ "run_id": manifest.run_id, "jobs": manifest.nodes.iter().map(|n| &n.job_id).collect::<Vec<_>>() })
+                super::output::versioned(
+                    &[
+                        ("run_id", serde_json::json!(manifest.run_id)),
+                        (
+                            "jobs",
+                            serde_json::json!(
+                                manifest.nodes.iter().map(|n| &n.job_id).collect::<Vec<_>>()
+                            )
+                        ),
+                    ],
+                    false
+                )
             )),
             RunFormat::Text => out.write(&format!(
                 "started run {} ({} jobs); follow it with `vizier jobs list --run {}`\n",
@@ -134,9 +144,20 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         if text {
             let lines = report_changes(m, &mut seen);
             if live {
+                // The status line never reaches the last column: a wrapped line could not be
+                // erased by the next redraw and would stay behind as a copy. The width is read
+                // on every redraw, so a resized terminal is followed.
+                let width = out.terminal_width().unwrap_or(80);
                 out.write(&format!(
                     "\r\x1b[2K{lines}{}",
-                    status_line(m, started.elapsed())
+                    fit(
+                        &format!(
+                            "{}{}",
+                            status_line(m, started.elapsed()),
+                            super::progress::agent_progress(&store, m)
+                        ),
+                        width.saturating_sub(1)
+                    )
                 ));
             } else {
                 out.write(&lines);
@@ -154,6 +175,9 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
             out.write(&format!("{text}\n"));
         }
         RunFormat::Text => {
+            let failures = crate::failure::failures(&store, &final_manifest);
+            let fence = crate::ci::github::Runner::from_env().actions;
+            out.write_always(&super::failure::render(&failures, fence));
             let mut counts: Vec<(Status, usize)> = Vec::new();
             for n in &final_manifest.nodes {
                 match counts.iter_mut().find(|(s, _)| *s == n.status) {
@@ -181,6 +205,42 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         return Ok(runner::interrupt::exit_code(signal));
     }
     Ok(if succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// The findings that stop a run: annotated snippets, or under `--format json` the document
+/// `vizier validate --format json` prints, so stdout stays one JSON document.
+fn findings(report: &crate::validate::Report, format: RunFormat, out: &mut Output) {
+    match format {
+        RunFormat::Json => out.write_always(&crate::diagnostic::render_json(
+            &report.files,
+            &report.diagnostics,
+        )),
+        RunFormat::Text => out.write_always(&render_human(
+            &report.diagnostics,
+            &report.sources,
+            out.color(),
+        )),
+    }
+}
+
+/// `line` cut to `width` terminal columns (wide characters count two), with `…` marking the cut.
+fn fit(line: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(line) <= width {
+        return line.to_owned();
+    }
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width.saturating_sub(1) {
+            break;
+        }
+        used += w;
+        cut.push(c);
+    }
+    cut.push('…');
+    cut
 }
 
 /// The live status: how many nodes ended, which run, and for how long.
@@ -266,4 +326,18 @@ fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>) -> Str
         text.push_str(&format!("{line}\n"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_counts_terminal_columns() {
+        assert_eq!(fit("abcdef", 6), "abcdef");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        // Each of these takes two columns.
+        assert_eq!(fit("日本語です", 6), "日本…");
+        assert_eq!(fit("a · b", 3), "a …");
+    }
 }

@@ -1,4 +1,4 @@
-//! The policy-snapshot hash (SPEC.md §5.1): a stable hash of a template's semantic content.
+//! The policy-snapshot hash: a stable hash of a template's semantic content.
 //!
 //! Built from a canonical JSON value (object keys sorted, nodes in declaration order), so comments,
 //! whitespace and key order within a table never change it. Computed once per template.

@@ -1,7 +1,8 @@
-//! Compile (SPEC.md §5): a valid template plus params and a trigger become a [`Plan`] — one job per
+//! Compile: a valid template plus params and a trigger become a [`Plan`] — one job per
 //! node with its resolved args, its dependencies by index, its loop-backs, and the deterministic
 //! run and job ids. Pure: nothing here reads or writes the job store.
 
+mod env;
 mod hash;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +14,7 @@ use crate::template::graph::{DepKind, Graph};
 use crate::template::params::{env_name, substitute};
 use crate::template::{Outcome, Precondition, Template};
 
+pub use env::TRIGGER_VARIABLES;
 pub use hash::policy_snapshot_hash;
 
 pub const PLAN_FORMAT: u32 = 1;
@@ -27,10 +29,10 @@ pub struct Trigger {
     pub ref_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
-    /// Paths changed by the push, when known (SPEC.md §12).
+    /// Paths changed by the push, when known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed_paths: Vec<String>,
-    /// Extra event values for scripts, exported as environment variables only (SPEC.md §10).
+    /// Extra event values for scripts, exported as environment variables only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
 }
@@ -130,6 +132,10 @@ pub struct PlanNode {
     pub preconditions: Vec<PlanPrecondition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
+    /// Args holding `${nodes.<id>.outputs.<name>}`: their params are substituted, the output
+    /// references are resolved when the node starts (`outputs::prepare`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_args: Vec<String>,
 }
 
 impl PlanNode {
@@ -162,10 +168,13 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
     pub nodes: Vec<PlanNode>,
+    /// The user-level config this run reads its agent from (absent: none, e.g. under CI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_config: Option<String>,
 }
 
 impl Plan {
-    /// The environment every script of this run sees (SPEC.md §10), besides the per-job ids.
+    /// The environment every script of this run sees, besides the per-job ids.
     pub fn script_env(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self
             .params
@@ -181,6 +190,7 @@ impl Plan {
         for (k, v) in &self.trigger.env {
             env.push((k.clone(), v.clone()));
         }
+        env::complete(&mut env, &self.trigger);
         env
     }
 
@@ -332,7 +342,7 @@ pub fn sanitize(node_id: &str) -> String {
         .collect()
 }
 
-/// `run-` + 16 hex chars of SHA-256 over the inputs of SPEC.md §5.1.
+/// `run-` + 16 hex chars of SHA-256 over the inputs.
 pub fn run_id(
     policy_hash: &str,
     params: &BTreeMap<String, String>,
@@ -407,8 +417,20 @@ pub fn compile(
             message: "uses a label that is not canonical".into(),
         })?;
         let mut args = BTreeMap::new();
+        let mut output_args = Vec::new();
         for (k, v) in &node.args {
-            args.insert(k.value.clone(), subst(&node_id, &v.value)?);
+            let value = if crate::outputs::has_output_ref(&v.value) {
+                output_args.push(k.value.clone());
+                crate::outputs::defer_params(&v.value, &params).map_err(|name| {
+                    CompileError::Node {
+                        node: node_id.clone(),
+                        message: format!("`${{{name}}}` names an undeclared param"),
+                    }
+                })?
+            } else {
+                subst(&node_id, &v.value)?
+            };
+            args.insert(k.value.clone(), value);
         }
         let mut gates = Vec::new();
         for g in &node.gates {
@@ -458,6 +480,18 @@ pub fn compile(
             type_id: a.value.type_id.clone(),
             key: a.value.key.clone(),
         };
+        // Lock keys take params like args (`branch:${branch}`), so runs for different values hold
+        // different locks.
+        let locks = node
+            .locks
+            .iter()
+            .map(|l| {
+                Ok(PlanLock {
+                    key: subst(&node_id, &l.key.value)?,
+                    mode: l.mode.as_str().to_owned(),
+                })
+            })
+            .collect::<Result<_, CompileError>>()?;
         nodes.push(PlanNode {
             job_id: String::new(),
             node_id,
@@ -476,14 +510,7 @@ pub fn compile(
                 .and_then(|r| r.mode.as_ref())
                 .map(|m| m.value.as_str().to_owned()),
             gates,
-            locks: node
-                .locks
-                .iter()
-                .map(|l| PlanLock {
-                    key: l.key.value.clone(),
-                    mode: l.mode.as_str().to_owned(),
-                })
-                .collect(),
+            locks,
             needs: node.needs.iter().map(artifact).collect(),
             produces: node.produces.succeeded.iter().map(artifact).collect(),
             preconditions: node
@@ -497,6 +524,7 @@ pub fn compile(
                 })
                 .collect::<Result<_, CompileError>>()?,
             stage: stage_of.get(&i).cloned(),
+            output_args,
         });
     }
     for lb in &graph.loop_backs {
@@ -530,6 +558,7 @@ pub fn compile(
         },
         alias,
         nodes,
+        user_config: None,
     })
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 macro_rules! rules {
     ($($variant:ident => $id:literal : $summary:literal,)*) => {
-        /// Every rule id of SPEC.md §4.2, plus the warnings vizier adds. The id is stable: tools match on it.
+        /// Every rule id, plus the warnings vizier adds. The id is stable: tools match on it.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Rule { $($variant,)* }
 
@@ -58,11 +58,14 @@ rules! {
     GateContract => "gate-contract": "a gate node's gates do not fit its policy",
     RetryLoop => "retry-loop": "a retry policy that cannot work",
     OpContract => "op-contract": "an operation's required args are missing",
+    MissingProducer => "missing-producer": "a `needs` entry that no node produces",
     ImportCycle => "import-cycle": "templates import each other in a cycle",
     UnknownStage => "unknown-stage": "a link names a stage that no import declares",
     ImportError => "import-error": "an imported template cannot be read or is itself invalid",
     ParamConflict => "param-conflict": "two stages declare one param with different defaults",
     ContractConflict => "contract-conflict": "two stages declare one artifact contract differently",
+    OutputInShell => "output-in-shell": "shell text names a node output as `${nodes.<id>.outputs.<name>}` instead of reading its environment variable",
+    OutputRef => "output-ref": "`${nodes.<id>.outputs.<name>}` names a node that does not exist or is not upstream of the consumer",
     UnreachableNode => "unreachable-node": "a handler waits for an outcome its source can never have (warning)",
 }
 
@@ -119,7 +122,7 @@ impl Diagnostic {
     }
 }
 
-/// Sorts by file, line, column, rule (SPEC.md §4.2) and drops exact repeats, so the same input always
+/// Sorts by file, line, column, rule and drops exact repeats, so the same input always
 /// renders byte-identically whatever order files were read in.
 pub fn sort_and_dedup(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

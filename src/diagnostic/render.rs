@@ -133,7 +133,7 @@ struct JsonReport<'a> {
     warnings: usize,
 }
 
-/// The `--format json` object of SPEC.md §4.3, followed by a newline.
+/// The `--format json` object, followed by a newline.
 pub fn render_json(files: &[FileSummary], diags: &[Diagnostic]) -> String {
     let report = JsonReport {
         version: 1,
@@ -187,7 +187,7 @@ pub fn github_annotation(d: &Diagnostic) -> String {
         message.push_str("\nhelp: ");
         message.push_str(help);
     }
-    // Exactly the properties of SPEC.md §4.3, in its order, so line-oriented consumers can match it.
+    // Exactly these properties, in this order, so line-oriented consumers can match it.
     format!(
         "::{} file={},line={},col={},title={}::{}",
         d.severity.as_str(),

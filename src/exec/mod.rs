@@ -1,6 +1,6 @@
 //! Child processes: starting a job as `vizier __workflow-node --job-id <id>` in its own process
-//! group with its logs as stdout/stderr, telling whether a job's process still lives (pid plus start
-//! time, so a reused pid is not mistaken for it), the per-attempt claim that keeps a job from running
+//! group with its logs as stdout/stderr, telling whether a job's process still lives (by the lock it
+//! holds on its claim, see [`liveness`]), the per-attempt claim that keeps a job from running
 //! twice, and stopping a process group.
 
 use std::os::unix::process::CommandExt;
@@ -18,43 +18,74 @@ pub const DRIVER_ENV: &str = "VIZIER_DRIVER";
 pub const ATTEMPT_ENV: &str = "VIZIER_ATTEMPT";
 pub const ROOT_ENV: &str = "VIZIER_EXECUTION_ROOT";
 
-/// The start time of a process in clock ticks since boot (field 22 of `/proc/<pid>/stat`), and
-/// whether it is a zombie.
-fn proc_stat(pid: u32) -> Option<(u64, bool)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let state = fields.first()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((start, matches!(*state, "Z" | "X")))
-}
+pub mod liveness;
 
 pub fn process_id(pid: u32) -> ProcessId {
     ProcessId {
         pid,
-        start_ticks: proc_stat(pid).map_or(0, |(s, _)| s),
+        start_ticks: liveness::start_ticks(pid),
     }
 }
 
-/// Whether the process is alive and is the one recorded (same start time).
+/// Whether the process is alive and is the one recorded (same start time, where that is known).
+/// Only the pid is known here; a job's attempt and a run's driver are watched through their lock
+/// files instead ([`attempt_alive`], [`driver_alive`]).
 pub fn alive(process: &ProcessId) -> bool {
-    match proc_stat(process.pid) {
-        Some((start, zombie)) => {
-            !zombie && (process.start_ticks == 0 || process.start_ticks == start)
-        }
-        None => false,
+    liveness::pid_alive(process.pid, process.start_ticks)
+}
+
+/// Whether the process running an attempt lives. The claimant holds the claim file locked for its
+/// whole life, so the lock answers; before the claim exists (the job is starting), the recorded
+/// pid does.
+pub fn attempt_alive(
+    store: &Store,
+    job_id: &str,
+    attempt: u32,
+    recorded: Option<&ProcessId>,
+) -> bool {
+    match liveness::life(&store.claim_path(job_id, attempt)) {
+        liveness::Life::Held => true,
+        liveness::Life::Free => false,
+        liveness::Life::Missing => recorded.is_some_and(alive),
+    }
+}
+
+/// `<store>/drivers/<run_id>.lock`: held by the foreground `vizier run` driving the run.
+pub fn driver_lock_path(store: &Store, run_id: &str) -> std::path::PathBuf {
+    store.dir.join("drivers").join(format!("{run_id}.lock"))
+}
+
+/// Marks this process as the driver of `run_id` for the rest of its life.
+pub fn hold_driver(store: &Store, run_id: &str) -> Result<ProcessId> {
+    let path = driver_lock_path(store, run_id);
+    let made = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| liveness::hold(&path));
+    made.map_err(|source| Error::Write { path, source })?;
+    Ok(process_id(std::process::id()))
+}
+
+/// Whether the run's recorded driver lives: its lock when it has one, else its pid.
+pub fn driver_alive(store: &Store, run_id: &str, driver: &ProcessId) -> bool {
+    match liveness::life(&driver_lock_path(store, run_id)) {
+        liveness::Life::Held => true,
+        liveness::Life::Free => false,
+        liveness::Life::Missing => alive(driver),
     }
 }
 
 /// Claims an attempt of a job for this process: true if it is ours to run, false if another
-/// process already claimed it (a duplicate start after a crash).
+/// process already claimed it (a duplicate start after a crash). The claim stays locked by this
+/// process until it exits, which is how others tell that the attempt's process lives.
 pub fn claim(store: &Store, job_id: &str, attempt: u32) -> Result<bool> {
     let path = store.claim_path(job_id, attempt);
     store.check_job_dir(job_id)?;
     let me = process_id(std::process::id());
     let text = serde_json::to_string(&me).expect("pid serializes");
-    // Appears with its whole content at once: a kill never leaves an empty claim.
-    crate::store::guard::create_exclusive(&path, text.as_bytes())
+    // The claim appears with its whole content at once (a kill never leaves an empty claim), and
+    // the file is also this process's life lock (see [`liveness`]).
+    liveness::hold_new(&path, text.as_bytes()).map_err(|source| Error::Write { path, source })
 }
 
 /// The process that claimed an attempt, if any.
@@ -78,6 +109,7 @@ pub fn spawn_job(
     })?;
     let open_log = |stream: &str| {
         let path = store.job_dir(job_id).join(format!("{stream}.log"));
+        // Readable too: an agent step reads back what it appended to stdout (src/agent.rs).
         crate::store::guard::create_nofollow(&path, true)
             .map_err(|source| Error::Write { path, source })
     };

@@ -11,8 +11,8 @@ use crate::workspace::{Index, Revision, VIZIER_DIR, default_paths};
 /// The outcome of the pre-commit check.
 #[derive(Debug)]
 pub enum PreCommit {
-    /// Nothing under `.vizier/` differs between `HEAD` and the index, or it is exactly the content
-    /// this vizier last validated without errors: nothing to check.
+    /// Nothing under `.vizier/` differs between `HEAD` and the index (the commit brings no template
+    /// in), or it is exactly the content this vizier last validated without errors: nothing to check.
     NothingStaged,
     /// The templates and config in the index, validated.
     Checked(Box<Report>),
@@ -21,8 +21,10 @@ pub enum PreCommit {
 /// Validates the staged templates and config when anything under `.vizier/` is staged. The index is
 /// the one git is committing from (`GIT_INDEX_FILE` for `git commit -a` and `git commit <paths>`).
 pub fn pre_commit() -> Result<PreCommit> {
-    // When the quick look cannot tell, the index is validated: never a silent pass.
-    let look = super::staged::look()?;
+    // When the quick look cannot tell, the index is validated: never a silent pass. Under the
+    // pre-commit framework (`pre-commit run --all-files` in CI, say) "the same as `HEAD`" is no
+    // reason to skip: the index is what that run is asked to check.
+    let look = super::staged::look(!under_pre_commit_framework())?;
     if look.changed == Some(false) {
         return Ok(PreCommit::NothingStaged);
     }
@@ -30,10 +32,57 @@ pub fn pre_commit() -> Result<PreCommit> {
     let reader = Index { repo };
     let paths = default_paths(&reader)?;
     let report = validate(&reader, &paths)?;
-    if report.errors() == 0 {
+    // Only a clean result of this validation is remembered, and only when every file it read is
+    // under `.vizier/` (the remembered key covers that folder alone).
+    let prefix = format!("{VIZIER_DIR}/");
+    if report.errors() == 0 && report.files.iter().all(|f| f.path.starts_with(&prefix)) {
         super::staged::remember_valid(&look.remember);
     }
     Ok(PreCommit::Checked(Box::new(report)))
+}
+
+/// Whether the pre-commit framework runs this process (it sets `PRE_COMMIT=1` for its hooks).
+pub fn under_pre_commit_framework() -> bool {
+    std::env::var_os("PRE_COMMIT").is_some_and(|v| v == "1")
+}
+
+/// The pushed ref as the pre-commit framework describes it to a `pre-push` stage hook, in place
+/// of git's stdin (which the framework has read): `PRE_COMMIT_TO_REF` (the commit pushed) and
+/// `PRE_COMMIT_FROM_REF` (a commit the remote has), or, when it pushes a history from its root
+/// commit, only `PRE_COMMIT_LOCAL_BRANCH`; run by hand (`pre-commit run --hook-stage pre-push`),
+/// `HEAD`. `None` when not run by the framework.
+pub fn framework_push() -> Result<Option<Vec<PushedRef>>> {
+    if !under_pre_commit_framework() {
+        return Ok(None);
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let repo = crate::git::open_from_env()?;
+    let resolve = |rev: &str| -> Result<String> {
+        repo.revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .map(|c| c.id().to_string())
+            .map_err(|e| {
+                Error::git(format!(
+                    "pre-commit named `{rev}`, which is not a commit here: {}",
+                    e.message()
+                ))
+            })
+    };
+    let local_ref = var("PRE_COMMIT_LOCAL_BRANCH").unwrap_or_else(|| "HEAD".to_owned());
+    let local_sha = match var("PRE_COMMIT_TO_REF") {
+        Some(to) => resolve(&to)?,
+        None => resolve(&local_ref)?,
+    };
+    let remote_sha = match var("PRE_COMMIT_FROM_REF") {
+        Some(from) => resolve(&from)?,
+        None => "0".repeat(local_sha.len()),
+    };
+    Ok(Some(vec![PushedRef {
+        local_ref,
+        local_sha,
+        remote_ref: var("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_default(),
+        remote_sha,
+    }]))
 }
 
 /// One line git gives a pre-push hook on stdin.

@@ -1,4 +1,4 @@
-//! Git hooks (SPEC.md §11): installing vizier's hook scripts into the folder git really uses, keeping
+//! Git hooks: installing vizier's hook scripts into the folder git really uses, keeping
 //! and chaining hooks that were there before, reporting their state, and the checks the scripts call
 //! back into (`vizier hook pre-commit`, `vizier hook pre-push`).
 //!
@@ -9,12 +9,14 @@
 
 mod check;
 mod folder;
+pub mod husky;
 mod install;
 mod script;
 mod staged;
 
 pub use check::{
-    PreCommit, PushCheck, PushOutcome, PushedRef, parse_push_input, pre_commit, pre_push, short,
+    PreCommit, PushCheck, PushOutcome, PushedRef, framework_push, parse_push_input, pre_commit,
+    pre_push, short, under_pre_commit_framework,
 };
 pub use folder::{HooksFolder, HooksPathSetting, locate};
 pub use install::{

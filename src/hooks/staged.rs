@@ -31,14 +31,20 @@ const OID_LEN: usize = 20;
 const FIRST_READ: u64 = 64 * 1024;
 
 /// The name of the file, in the git folder the index lives in, that remembers the last staged
-/// `.vizier/` content that needed no check: it validated without errors, or it was `HEAD`'s.
+/// `.vizier/` content that this vizier itself validated without errors. Nothing else is ever
+/// written there: content equal to `HEAD`'s proves nothing (`HEAD` may hold a template committed
+/// with `--no-verify`).
 const VALIDATED: &str = "vizier-validated";
+/// Beside it: the `.vizier/` entries of the last `HEAD` commit the staged content matched, as
+/// `<commit> <entries digest>`. A fact about a commit, never a claim of validity.
+const HEAD_CONTENT: &str = "vizier-head-content";
 
 /// What the quick look found.
 #[derive(Debug, Default)]
 pub struct Look {
-    /// `Some(false)`: nothing under `.vizier/` needs checking — none is staged, it is what `HEAD`
-    /// has, or it is exactly what was last validated without errors. `Some(true)`: it differs.
+    /// `Some(false)`: nothing under `.vizier/` needs checking — none is staged, the commit changes
+    /// nothing there (it is what `HEAD` has), or it is exactly what this vizier last validated
+    /// without errors under the same key. `Some(true)`: it differs.
     /// `None`: this quick look cannot tell.
     pub changed: Option<bool>,
     /// Where to remember the staged content once it validates, and the key to write there.
@@ -47,7 +53,9 @@ pub struct Look {
 
 /// Looks at the index git commits from. When git runs the hook it names that index in
 /// `GIT_INDEX_FILE`, and then no repository is opened at all unless the `.vizier/` entries are new.
-pub fn look() -> Result<Look> {
+/// `head_counts`: whether content equal to `HEAD`'s needs no check (the commit brings no template
+/// in); it never makes that content remembered as valid.
+pub fn look(head_counts: bool) -> Result<Look> {
     let from_git = std::env::var_os("GIT_INDEX_FILE")
         .filter(|f| !f.is_empty())
         .map(PathBuf::from);
@@ -108,9 +116,24 @@ pub fn look() -> Result<Look> {
         });
     }
     staged.sort();
-    // Validation is a function of the staged `.vizier/` content (and of this vizier): content that
-    // needed no check last time (it validated, or it was `HEAD`'s) needs none now.
-    let key = content_key(&staged);
+    // Validation is a function of the staged `.vizier/` content, of this vizier and of the config it
+    // reads: content this vizier validated clean under the same key needs no check now.
+    // The commit changes nothing under `.vizier/` when the staged entries are `HEAD`'s. Which
+    // entries a commit holds never changes, so a record of "commit X holds entries D" (never of
+    // validity) answers that for the next commits on X without opening the repository.
+    let digest = entries_digest(&staged);
+    let head_record = git_dir.join(HEAD_CONTENT);
+    if head_counts
+        && let Some(head) = head_commit(&git_dir)
+        && std::fs::read_to_string(&head_record)
+            .is_ok_and(|text| text.trim() == format!("{head} {digest}"))
+    {
+        return Ok(Look {
+            changed: Some(false),
+            remember: None,
+        });
+    }
+    let key = content_key(&git_dir, &staged);
     let cache = git_dir.join(VALIDATED);
     if std::fs::read_to_string(&cache).is_ok_and(|text| text.trim() == key) {
         return Ok(Look {
@@ -124,10 +147,15 @@ pub fn look() -> Result<Look> {
     };
     let mut head = head_entries(&repo)?;
     head.sort();
-    let remember = Some((cache, key));
-    if staged == head {
-        // What `HEAD` already has needs no check now, nor on the next commits while it stays so.
-        remember_valid(&remember);
+    if head_counts && staged == head {
+        // The commit changes nothing under `.vizier/`, so it brings no template in. That is no proof
+        // the content is valid (`HEAD` may hold a template committed with `--no-verify`), so it is
+        // not remembered as valid: a later commit that brings this content somewhere else (a
+        // squash merge onto another branch) is validated. Only "this commit holds these entries"
+        // is remembered.
+        if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
+            let _ = std::fs::write(&head_record, format!("{} {digest}\n", head.id()));
+        }
         return Ok(Look {
             changed: Some(false),
             remember: None,
@@ -135,15 +163,14 @@ pub fn look() -> Result<Look> {
     }
     Ok(Look {
         changed: Some(true),
-        remember,
+        remember: Some((cache, key)),
     })
 }
 
-/// A digest of the staged `.vizier/` entries (path, mode, blob id) and of this vizier's version.
-fn content_key(entries: &[Entry]) -> String {
+/// A digest of the entries alone (path, mode, blob id).
+fn entries_digest(entries: &[Entry]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
     for e in entries {
         h.update((e.path.len() as u64).to_be_bytes());
         h.update(&e.path);
@@ -151,6 +178,93 @@ fn content_key(entries: &[Entry]) -> String {
         h.update(e.oid);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The commit `HEAD` names, read from the files git keeps (`HEAD`, the loose ref in this folder or
+/// the common one, `packed-refs`) without opening the repository. `None` whenever that is not
+/// plain (another ref storage, an unborn branch, anything odd): the caller then asks libgit2.
+fn head_commit(git_dir: &Path) -> Option<String> {
+    let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    let head = head.trim();
+    if is_oid(head) {
+        return Some(head.to_owned());
+    }
+    let name = head.strip_prefix("ref: ")?.trim();
+    if !name.starts_with("refs/") || name.split('/').any(|p| p.is_empty() || p == "..") {
+        return None;
+    }
+    let common = match std::fs::read_to_string(git_dir.join("commondir")) {
+        Ok(rel) => git_dir.join(rel.trim()),
+        Err(_) => git_dir.to_path_buf(),
+    };
+    for dir in [git_dir, common.as_path()] {
+        if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+            let sha = text.trim();
+            return is_oid(sha).then(|| sha.to_owned());
+        }
+    }
+    let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
+    packed.lines().find_map(|line| {
+        let (sha, r) = line.split_once(' ')?;
+        (r == name && is_oid(sha)).then(|| sha.to_owned())
+    })
+}
+
+/// A digest of everything a validation result depends on, so a remembered result is never applied
+/// to another input: the staged `.vizier/` entries (path, mode, blob id); this vizier (its version,
+/// and the path, size and modification time of the running binary, so a rebuilt or different binary
+/// checks again); the branch (`HEAD` of this work tree, so nothing carries over a branch switch);
+/// and the user-level config file when there is one.
+fn content_key(git_dir: &Path, entries: &[Entry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(env!("CARGO_PKG_VERSION").as_bytes());
+    field(binary_identity().as_bytes());
+    field(&std::fs::read(git_dir.join("HEAD")).unwrap_or_default());
+    match user_config_path().map(std::fs::read) {
+        Some(Ok(bytes)) => field(&bytes),
+        _ => field(b"(no user config)"),
+    }
+    for e in entries {
+        field(&e.path);
+        field(&e.mode.to_be_bytes());
+        field(&e.oid);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The running binary, as cheaply as it can be told apart from another build: one `stat`.
+fn binary_identity() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return String::from("(unknown binary)");
+    };
+    let stamp = std::fs::metadata(&exe).ok().map(|m| {
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        (m.len(), modified)
+    });
+    format!("{}\0{stamp:?}", exe.display())
+}
+
+/// The user-level config file (`$XDG_CONFIG_HOME/vizier/config.toml`, else `~/.config/…`).
+fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("vizier").join("config.toml"))
 }
 
 /// Remembers content that validated without errors. A lost or torn write only costs a second
@@ -511,6 +625,34 @@ mod tests {
         let mut wrong = bytes.clone();
         wrong[0] = b'X';
         assert_eq!(scan(&wrong, b".vizier/"), Scan::Unsupported);
+    }
+
+    #[test]
+    fn head_commit_reads_loose_packed_detached_and_worktree_heads_like_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        std::fs::write(root.join("a"), "a").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "one"]);
+        let sha = git(root, &["rev-parse", "HEAD"]);
+        let git_dir = root.join(".git");
+        assert_eq!(head_commit(&git_dir).as_deref(), Some(sha.as_str()));
+        git(root, &["pack-refs", "--all"]);
+        assert!(!git_dir.join("refs/heads/main").exists());
+        assert_eq!(head_commit(&git_dir).as_deref(), Some(sha.as_str()));
+        let linked = tempfile::tempdir().unwrap();
+        let wt = linked.path().join("wt");
+        git(
+            root,
+            &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()],
+        );
+        let wt_git = root.join(".git/worktrees/wt");
+        assert_eq!(head_commit(&wt_git).as_deref(), Some(sha.as_str()));
+        git(root, &["checkout", "-q", "--detach"]);
+        assert_eq!(head_commit(&git_dir).as_deref(), Some(sha.as_str()));
+        git(root, &["checkout", "-q", "--orphan", "nothing-yet"]);
+        assert_eq!(head_commit(&git_dir), None);
     }
 
     #[test]

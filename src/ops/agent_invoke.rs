@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{OpContext, OpResult, error_chain};
+use crate::agent::format::OutputFormat;
 use crate::agent::{self, Ending, Invocation};
 use crate::config::{CONFIG_PATH, Config, parse_config};
 use crate::diagnostic::Severity;
@@ -53,39 +54,52 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
         Ok(found) => found,
         Err(message) => return OpResult::failed(message),
     };
-    metadata.insert("agent_command".into(), json!(agent_config.command));
+    let argv = agent_config.argv();
+    let format = agent_config.format();
+    metadata.insert("agent_command".into(), json!(argv));
+    metadata.insert("agent_output_format".into(), json!(format.as_str()));
+    metadata.insert("agent_config".into(), json!(table));
     let timeout = agent_config
         .timeout_secs
         .map_or(agent::DEFAULT_TIMEOUT, Duration::from_secs);
     let mut env = ctx.env.clone();
     env.extend(agent_config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-    let report = match agent::invoke(&Invocation {
-        command: &agent_config.command,
-        dir: &ctx.execution_root,
-        env,
-        prompt: &prompt.text,
-        timeout,
-    }) {
-        Ok(report) => report,
+    let raw = ctx
+        .store
+        .job_dir(&ctx.node.job_id)
+        .join("agent-stream.jsonl");
+    let ran = match run_agent(
+        &Invocation {
+            command: &argv,
+            dir: &ctx.execution_root,
+            env,
+            prompt: &prompt.text,
+            timeout,
+        },
+        format,
+        Some(raw),
+    ) {
+        Ok(ran) => ran,
         Err(e) => {
-            return OpResult::failed(format!(
-                "{} (the agent of `{table}` in `{CONFIG_PATH}`)",
-                error_chain(&e)
-            ));
+            return OpResult::failed(format!("{} (the agent of {table})", error_chain(&e)));
         }
     };
-    let code = report.ending.exit_code();
+    let code = ran.ending.exit_code();
     metadata.insert("agent_exit_code".into(), json!(code));
     metadata.insert(
         "agent_duration_ms".into(),
-        json!(u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX)),
+        json!(u64::try_from(ran.duration.as_millis()).unwrap_or(u64::MAX)),
     );
-    if let Some(text) = report.output {
+    if let Some(counts) = ran.events {
+        metadata.insert("agent_events".into(), json!(counts.0));
+        metadata.insert("agent_unreadable_lines".into(), json!(counts.1));
+    }
+    if let Ok(text) = &ran.answer {
         let payload = Payload {
             type_id: agent::OUTPUT_TYPE.to_owned(),
             key: ctx.node.node_id.clone(),
-            text,
+            text: text.clone(),
             written_at: store::now(),
         };
         match ctx.store.write_payload(run_id, &ctx.node.job_id, &payload) {
@@ -101,12 +115,19 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
             }
         }
     }
-    match report.ending {
+    let mut result = match ran.ending {
+        Ending::Exited(0) if format != OutputFormat::Text => match &ran.answer {
+            Ok(_) => OpResult::succeeded(),
+            Err(why) => OpResult {
+                exit_code: Some(0),
+                ..OpResult::failed(format!("{why} (the agent of {table} exited with code 0)"))
+            },
+        },
         Ending::Exited(code) => OpResult::from_exit("the agent", code),
         Ending::TimedOut => OpResult {
             exit_code: Some(code),
             ..OpResult::failed(format!(
-                "the agent timed out after {} s (`timeout_secs` of `{table}`) and was stopped",
+                "the agent timed out after {} s (`timeout_secs` of {table}) and was stopped",
                 timeout.as_secs()
             ))
         },
@@ -114,24 +135,106 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
             exit_code: Some(code),
             ..OpResult::failed("the agent was stopped because its job was stopped")
         },
+    };
+    if result.outcome == "succeeded" && result.exit_code.is_none() {
+        result.exit_code = Some(code);
     }
+    if let Ok(text) = ran.answer {
+        result
+            .outputs
+            .insert(crate::outputs::AGENT_TEXT.to_owned(), text);
+    }
+    result
 }
 
-/// `.vizier/config.toml` as it is now. Broken or absent config fails the node: `vizier run` checked
-/// it before the run started, so this is a config edited since.
-/// The agent configured for this run (`[agents.<alias>]`, else `[agent]`) and the name of its table.
+/// How an agent run went, whatever its output format.
+pub(super) struct Ran {
+    pub ending: Ending,
+    pub duration: Duration,
+    /// The final answer (text mode: all of stdout, when it could be read back), or why there is none.
+    pub answer: Result<String, String>,
+    /// Events and unreadable lines of a stream.
+    pub events: Option<(usize, usize)>,
+}
+
+/// Runs an agent in its output format: text through [`agent::invoke`], a stream through
+/// [`agent::stream::invoke_stream`] (`raw` keeps the stream itself).
+pub(super) fn run_agent(
+    inv: &Invocation<'_>,
+    format: OutputFormat,
+    raw: Option<std::path::PathBuf>,
+) -> crate::error::Result<Ran> {
+    if format == OutputFormat::Text {
+        let report = agent::invoke(inv)?;
+        return Ok(Ran {
+            ending: report.ending,
+            duration: report.duration,
+            answer: report
+                .output
+                .ok_or_else(|| "the agent's stdout could not be read back".to_owned()),
+            events: None,
+        });
+    }
+    let streamed = agent::stream::invoke_stream(inv, format, raw)?;
+    Ok(Ran {
+        ending: streamed.ending,
+        duration: streamed.duration,
+        answer: streamed.answer,
+        events: Some((streamed.events, streamed.malformed)),
+    })
+}
+
+/// The agent configured for this run and where it came from ("`[agents.draft]` in
+/// `.vizier/config.toml`"), by the precedence of [`crate::config::choose_agent`]. The repository's
+/// config is read as it is now; the user-level config is the file the run was started with (none
+/// under CI unless asked). Broken or absent config fails the node: `vizier run` checked it before
+/// the run started, so this is a config edited since.
 pub(super) fn configured_agent(
     ctx: &OpContext<'_>,
 ) -> Result<(String, crate::config::AgentConfig), String> {
-    let config = read_config(&ctx.store.root)?;
+    let repo = match read_config(&ctx.store.root) {
+        Ok(config) => Some(config),
+        Err(e) if e.starts_with("no agent is configured") => None,
+        Err(e) => return Err(e),
+    };
+    let user_path = ctx
+        .store
+        .load_plan(&ctx.spec.run_id)
+        .ok()
+        .and_then(|p| p.user_config);
+    let user = match &user_path {
+        Some(path) => read_user_config(path)?,
+        None => None,
+    };
     let alias = ctx.spec.alias.as_deref();
-    let Some((table, agent_config)) = config.agent_for(alias) else {
+    let user_ref = user.as_ref().zip(user_path.as_deref());
+    let Some(choice) = crate::config::choose_agent(repo.as_ref(), user_ref, alias) else {
         return Err(format!(
-            "no agent is configured: add {}`[agent]` with a `command` to `{CONFIG_PATH}`",
+            "no agent is configured: add {}`[agent]` with a `command` (or a `preset`) to `{CONFIG_PATH}`",
             alias.map_or(String::new(), |a| format!("`[agents.{a}]` or "))
         ));
     };
-    Ok((table.to_string(), agent_config.clone()))
+    Ok((choice.describe(), choice.agent))
+}
+
+fn read_user_config(path: &str) -> Result<Option<Config>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the user-level config `{path}`: {e}")),
+    };
+    match crate::config::parse_user_config(0, &text) {
+        (Some(config), findings) if !findings.iter().any(|f| f.severity == Severity::Error) => {
+            Ok(Some(config))
+        }
+        (_, findings) => Err(format!(
+            "the user-level config `{path}` has errors{}",
+            findings
+                .iter()
+                .find(|f| f.severity == Severity::Error)
+                .map_or(String::new(), |f| format!(" ({})", f.message))
+        )),
+    }
 }
 
 fn read_config(root: &Path) -> Result<Config, String> {

@@ -178,21 +178,26 @@ fn resolve_with_agent(
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let report = crate::agent::invoke(&crate::agent::Invocation {
-        command: &agent.command,
-        dir,
-        env: env
-            .into_iter()
-            .chain(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .collect(),
-        prompt: &prompt,
-        timeout: agent.timeout_secs.map_or(
-            crate::agent::DEFAULT_TIMEOUT,
-            std::time::Duration::from_secs,
-        ),
-    })
-    .map_err(|e| format!("{} (the agent of `{table}`)", super::error_chain(&e)))?;
-    Ok(report.ending.exit_code())
+    let argv = agent.argv();
+    let ran = super::agent_invoke::run_agent(
+        &crate::agent::Invocation {
+            command: &argv,
+            dir,
+            env: env
+                .into_iter()
+                .chain(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect(),
+            prompt: &prompt,
+            timeout: agent.timeout_secs.map_or(
+                crate::agent::DEFAULT_TIMEOUT,
+                std::time::Duration::from_secs,
+            ),
+        },
+        agent.format(),
+        None,
+    )
+    .map_err(|e| format!("{} (the agent of {table})", super::error_chain(&e)))?;
+    Ok(ran.ending.exit_code())
 }
 
 #[cfg(test)]

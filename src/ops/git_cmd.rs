@@ -1,4 +1,4 @@
-//! Running the `git` program for the git operations: argv only, never a shell (SPEC.md §10), with
+//! Running the `git` program for the git operations: argv only, never a shell, with
 //! git's own words kept for failure messages. Each command and what git said go to the job's stderr
 //! log, so `vizier jobs tail` shows what an operation did.
 //!

@@ -1,16 +1,22 @@
 //! `git.integrate_plan_branch` (builtin): merges `args.branch` into `args.target_branch` (default:
-//! the current branch), squashed (default) or `--no-ff`.
+//! the current branch), squashed (default) or `--no-ff`, landing only what passes CI — as a merge
+//! queue does.
 //!
-//! Where the target is checked out, the merge happens there, and only when that work tree has no
-//! uncommitted changes to tracked files (otherwise the node fails naming them, having changed
-//! nothing; untracked files are left alone — git refuses to overwrite them). Where it is not, the
-//! merge happens in a temporary worktree detached at the target, and the target ref then moves
-//! from the commit it had to the merge (compare-and-swap, so a concurrent move is not lost).
+//! 1. The merge is always built in a temporary worktree detached at the target's commit, never in
+//!    a checkout of the target. A checkout of the target with uncommitted changes to tracked files
+//!    fails the node first, naming them; nothing is changed.
+//! 2. When the node carries a `cicd` gate (`gates = [{ kind = "cicd", script = "…" }]`), its script
+//!    runs in that worktree, on the merged result. When it fails, the worktree goes, the target
+//!    stays exactly where it was, and the node fails saying so.
+//! 3. Only then does the target ref move, compare-and-swap from the commit the merge was built on
+//!    (a concurrent move fails the node and is not lost), and a checkout of the target — clean
+//!    again at that moment, or the node fails naming the files with the ref unmoved — is
+//!    fast-forwarded to it.
 //!
-//! Conflicts end the node `blocked`: the merge sentinel records where the conflicted merge waits,
-//! and that work tree is left as it is for `gate.conflict_resolution`. When the gate completes the
-//! merge, it leaves an `integrated.json` record in this job's folder; the loop-back that re-runs
-//! this node finds it and succeeds without merging twice.
+//! Conflicts end the node `blocked`: the merge sentinel records the temporary worktree where the
+//! conflicted merge waits, for `gate.conflict_resolution`. When the gate has resolved and committed
+//! it there, it leaves an `integrated.json` record in this job's folder; the loop-back that re-runs
+//! this node finds the resolved merge and lands it through steps 2 and 3.
 
 use std::path::{Path, PathBuf};
 
@@ -40,9 +46,15 @@ pub struct Integrated {
     pub target_branch: String,
     /// The source branch's commit that was merged.
     pub source_commit: String,
-    /// The commit the target moved to.
+    /// The resolved merge commit (on the target once landed).
     pub commit: String,
     pub resolved_at: String,
+    /// The target's commit the merge was built on; the ref moves from it when the merge lands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_before: Option<String>,
+    /// The temporary worktree holding the resolved merge until it lands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
 }
 
 impl Integrated {
@@ -124,19 +136,42 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
         .ok_or_else(|| format!("source branch `{}` does not exist", req.source))?;
     let target_sha = git_cmd::branch_sha(here, &req.target)
         .ok_or_else(|| format!("target branch `{}` does not exist", req.target))?;
+    let listed = git_cmd::worktrees(&root)?;
+    let checkout = listed
+        .iter()
+        .find(|w| w.branch.as_deref() == Some(&req.target))
+        .map(|w| w.path.clone());
+    if let Some(path) = &checkout {
+        check_checkout(ctx, &req.target, path, "nothing was changed")?;
+    }
 
-    // The conflict resolution of this run already completed this merge.
+    // The conflict resolution of this run resolved this merge: it landed, or it waits to.
     if let Some(done) = Integrated::read(ctx.store, ctx.job_id())
         && &done.run_id == run_id
         && done.source_commit == source_sha
-        && git_cmd::is_ancestor(here, &done.commit, &target_sha)
     {
-        return finish(
-            ctx,
-            &req,
-            &done.commit,
-            "completed by the conflict resolution",
-        );
+        if git_cmd::is_ancestor(here, &done.commit, &target_sha) {
+            return finish(
+                ctx,
+                &req,
+                &done.commit,
+                "completed by the conflict resolution",
+            );
+        }
+        if let (Some(before), Some(rel)) = (&done.target_before, &done.worktree)
+            && *before == target_sha
+            && let Ok(dir) = resolve_inside(&root, rel)
+            && dir.is_dir()
+            && git_cmd::rev(&dir, "HEAD").as_deref() == Some(done.commit.as_str())
+        {
+            let landing = Landing {
+                dir: &dir,
+                commit: &done.commit,
+                target_before: &target_sha,
+                checkout: checkout.as_deref(),
+            };
+            return land(ctx, &req, &landing, "completed by the conflict resolution");
+        }
     }
     if let Some(s) = merge_sentinel::read(&root, &req.slug)? {
         if &s.run_id == run_id {
@@ -156,7 +191,6 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
             ));
         }
     }
-    let listed = git_cmd::worktrees(&root)?;
     if req.delete
         && let Some(w) = listed
             .iter()
@@ -169,51 +203,26 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
         ));
     }
 
-    let (dir, temporary) = match listed
-        .iter()
-        .find(|w| w.branch.as_deref() == Some(&req.target))
-    {
-        Some(w) => {
-            let unfinished = git_cmd::unmerged_paths(&w.path)?;
-            if !unfinished.is_empty() {
-                return Err(format!(
-                    "target branch `{}` is checked out at `{}` in the middle of a merge (conflicts in {}); finish it, or undo it with `git reset --merge` there (nothing was changed)",
-                    req.target,
-                    ctx.repo_relative(&w.path),
-                    quoted(&unfinished)
-                ));
-            }
-            let dirty = git_cmd::dirty_paths(&w.path, false)?;
-            if !dirty.is_empty() {
-                return Err(format!(
-                    "target branch `{}` is checked out at `{}` with uncommitted changes to {}; commit or stash them first (nothing was changed)",
-                    req.target,
-                    ctx.repo_relative(&w.path),
-                    quoted(&dirty)
-                ));
-            }
-            (w.path.clone(), false)
-        }
-        None => (temporary_worktree(ctx, &root, &listed, &target_sha)?, true),
-    };
+    let dir = temporary_worktree(ctx, &root, &listed, &target_sha)?;
     let rel = ctx.repo_relative(&dir);
-
     match merge(&dir, &req) {
-        Merge::Done(commit) => {
-            let commit = commit.unwrap_or_else(|| target_sha.clone());
-            if temporary {
-                if commit != target_sha {
-                    move_ref(&root, &req.target, &commit, &target_sha)?;
-                }
-                remove_worktree(&root, &rel, true)?;
-                WorktreeClaim::remove(ctx.store, ctx.job_id());
-            }
-            let note = if commit == target_sha {
-                "nothing to merge: the target already has these changes"
-            } else {
-                "merged"
+        Merge::Done(None) => {
+            drop_worktree(ctx, &root, &rel);
+            finish(
+                ctx,
+                &req,
+                &target_sha,
+                "nothing to merge: the target already has these changes",
+            )
+        }
+        Merge::Done(Some(commit)) => {
+            let landing = Landing {
+                dir: &dir,
+                commit: &commit,
+                target_before: &target_sha,
+                checkout: checkout.as_deref(),
             };
-            finish(ctx, &req, &commit, note)
+            land(ctx, &req, &landing, "merged")
         }
         Merge::Conflicts(conflicts) => {
             let sentinel = Sentinel {
@@ -226,7 +235,7 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
                 mode: Some(mode(req.squash).to_owned()),
                 message: Some(req.message.clone()),
                 worktree: Some(rel.clone()),
-                temporary,
+                temporary: true,
                 target_before: Some(target_sha),
                 conflicts: conflicts.clone(),
                 written_at: crate::store::now(),
@@ -252,16 +261,199 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
             Ok(result)
         }
         Merge::Failed(reason) => {
-            if temporary {
-                let _ = remove_worktree(&root, &rel, true);
-                WorktreeClaim::remove(ctx.store, ctx.job_id());
-            }
+            drop_worktree(ctx, &root, &rel);
             Err(format!(
                 "cannot merge `{}` into `{}`: {reason}",
                 req.source, req.target
             ))
         }
     }
+}
+
+/// A checkout of the target must be clean to be fast-forwarded: no merge of its own in progress, no
+/// uncommitted change to a tracked file (untracked files are left alone; git refuses to overwrite
+/// them). `then` says what became of the merge when it is not.
+fn check_checkout(
+    ctx: &OpContext<'_>,
+    target: &str,
+    path: &Path,
+    then: &str,
+) -> Result<(), String> {
+    let unfinished = git_cmd::unmerged_paths(path)?;
+    if !unfinished.is_empty() {
+        return Err(format!(
+            "target branch `{target}` is checked out at `{}` in the middle of a merge (conflicts in {}); finish it, or undo it with `git reset --merge` there ({then})",
+            ctx.repo_relative(path),
+            quoted(&unfinished)
+        ));
+    }
+    let dirty = git_cmd::dirty_paths(path, false)?;
+    if !dirty.is_empty() {
+        return Err(format!(
+            "target branch `{target}` is checked out at `{}` with uncommitted changes to {}; commit or stash them first ({then})",
+            ctx.repo_relative(path),
+            quoted(&dirty)
+        ));
+    }
+    Ok(())
+}
+
+/// A merge built in the temporary worktree `dir`, ready to land.
+struct Landing<'a> {
+    dir: &'a Path,
+    commit: &'a str,
+    /// The target's commit the merge was built on.
+    target_before: &'a str,
+    /// Where the target is checked out, if anywhere.
+    checkout: Option<&'a Path>,
+}
+
+/// The script of the node's `cicd` gate: CI that must pass on the merged result before it lands.
+fn ci_script<'a>(ctx: &'a OpContext<'_>) -> Option<&'a str> {
+    ctx.node
+        .gates
+        .iter()
+        .find(|g| g.kind == "cicd")
+        .and_then(|g| g.script.as_deref())
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// Runs CI on the merged result, then moves the target (compare-and-swap) and fast-forwards its
+/// checkout. The temporary worktree is removed however it ends.
+fn land(
+    ctx: &OpContext<'_>,
+    req: &Request,
+    landing: &Landing<'_>,
+    note: &str,
+) -> Result<OpResult, String> {
+    let root = ctx.repo_root();
+    let rel = ctx.repo_relative(landing.dir);
+    let (commit, before) = (landing.commit, landing.target_before);
+    let short = |sha: &str| sha.get(..12).unwrap_or(sha).to_owned();
+    let mut ci_exit = None;
+    if let Some(script) = ci_script(ctx) {
+        let mut env = ctx.env.clone();
+        env.retain(|(k, _)| k != crate::exec::ROOT_ENV);
+        env.extend([
+            (
+                crate::exec::ROOT_ENV.to_owned(),
+                landing.dir.display().to_string(),
+            ),
+            ("VIZIER_MERGE_COMMIT".to_owned(), commit.to_owned()),
+            ("VIZIER_MERGE_SOURCE".to_owned(), req.source.clone()),
+            ("VIZIER_MERGE_TARGET".to_owned(), req.target.clone()),
+            ("VIZIER_MERGE_TARGET_BEFORE".to_owned(), before.to_owned()),
+        ]);
+        let code = match crate::exec::run_shell(script, landing.dir, &env) {
+            Ok(code) => code,
+            Err(e) => {
+                drop_worktree(ctx, &root, &rel);
+                return Err(format!(
+                    "cannot run the CI script on the merged result: {e}; `{}` stays at {}",
+                    req.target,
+                    short(before)
+                ));
+            }
+        };
+        if code != 0 {
+            drop_worktree(ctx, &root, &rel);
+            let mut result = OpResult::failed(format!(
+                "CI failed on the merged result {} (the `cicd` gate's script exited with code {code}); nothing landed: `{}` stays at {}",
+                short(commit),
+                req.target,
+                short(before)
+            ));
+            result.exit_code = Some(code);
+            let md = &mut result.metadata;
+            md.insert("merge_result".into(), json!(commit));
+            md.insert("merge_target_commit".into(), json!(before));
+            md.insert("merge_ci_exit_code".into(), json!(code));
+            md.insert("merge_source".into(), json!(req.source));
+            md.insert("merge_target".into(), json!(req.target));
+            md.insert("merge_mode".into(), json!(mode(req.squash)));
+            return Ok(result);
+        }
+        ci_exit = Some(code);
+    }
+    let passed = if ci_exit.is_some() {
+        format!("the merged result {} passed CI, but ", short(commit))
+    } else {
+        String::new()
+    };
+    let moved = move_target(ctx, &req.target, commit, before, landing.checkout, &passed);
+    drop_worktree(ctx, &root, &rel);
+    moved?;
+    let mut result = finish(ctx, req, commit, note)?;
+    if let Some(code) = ci_exit {
+        result
+            .metadata
+            .insert("merge_ci_exit_code".into(), json!(code));
+    }
+    result
+        .metadata
+        .insert("merge_target_before".into(), json!(before));
+    Ok(result)
+}
+
+/// Moves `target` from `before` to `commit`, compare-and-swap, and fast-forwards its checkout (if
+/// any) — which must be clean at that moment, or nothing moves. On any failure the ref is where it
+/// was (or where someone else moved it). `passed` starts the messages ("the merged result … passed
+/// CI, but ").
+fn move_target(
+    ctx: &OpContext<'_>,
+    target: &str,
+    commit: &str,
+    before: &str,
+    checkout: Option<&Path>,
+    passed: &str,
+) -> Result<(), String> {
+    let root = ctx.repo_root();
+    let short = |sha: &str| sha.get(..12).unwrap_or(sha).to_owned();
+    let unmoved = format!("{passed}`{target}` stays at {}", short(before));
+    // The checkout may have changed while CI ran: it must be clean now to be fast-forwarded.
+    if let Some(path) = checkout {
+        check_checkout(ctx, target, path, &unmoved)?;
+    }
+    if let Err(e) = move_ref(&root, target, commit, before) {
+        return Err(match git_cmd::branch_sha(&root, target) {
+            Some(now) if now != before => format!(
+                "{passed}`{target}` moved meanwhile (from {} to {}), so the merge built on {} did not land; run the merge again",
+                short(before),
+                short(&now),
+                short(before)
+            ),
+            _ => format!("{e}; {unmoved}"),
+        });
+    }
+    if let Some(path) = checkout
+        && let Err(e) = fast_forward_checkout(path, before, commit)
+    {
+        // Put the ref back, so the checkout and its branch agree again.
+        return Err(match move_ref(&root, target, before, commit) {
+            Ok(()) => format!(
+                "cannot bring the checkout of `{target}` at `{}` to the merge: {e}; {unmoved}",
+                ctx.repo_relative(path)
+            ),
+            Err(back) => format!(
+                "cannot bring the checkout of `{target}` at `{}` to the merge ({e}), nor put the ref back ({back})",
+                ctx.repo_relative(path)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Brings a checkout whose branch just moved from `from` to `to` along: index and files go from
+/// `from`'s tree to `to`'s. It refuses, changing nothing, where a local change would be lost.
+fn fast_forward_checkout(path: &Path, from: &str, to: &str) -> Result<(), String> {
+    git_cmd::ok(path, ["read-tree", "-m", "-u", from, to]).map(|_| ())
+}
+
+/// Removes this job's temporary worktree and its claim (best effort: a leftover is reported by
+/// `worktree.cleanup` and `vizier jobs retry`).
+fn drop_worktree(ctx: &OpContext<'_>, root: &Path, rel: &str) {
+    let _ = remove_worktree(root, rel, true);
+    WorktreeClaim::remove(ctx.store, ctx.job_id());
 }
 
 /// A worktree detached at the target, owned by this job (claimed before it is made).
@@ -435,9 +627,11 @@ pub fn conflicted_dir(ctx: &OpContext<'_>, s: &Sentinel) -> Result<PathBuf, Stri
     }
 }
 
-/// Completes a conflicted merge whose conflicts are all resolved: commits it, moves the target
-/// when the merge ran in a temporary worktree (and removes that worktree), records the result for
-/// the integrate job, and clears the sentinel. Returns the commit.
+/// Completes a conflicted merge whose conflicts are all resolved: commits it, records the result
+/// for the integrate job, and clears the sentinel. A merge in a temporary worktree stays there
+/// for the integrate job's re-run to check and land when that node has a `cicd` gate, and lands now
+/// (the target moves, its checkout is fast-forwarded) when it has none; one left in a checkout of
+/// the target (by an older vizier) is committed there. Returns the commit.
 pub fn complete(ctx: &OpContext<'_>, s: &Sentinel) -> Result<String, String> {
     let root = ctx.repo_root();
     let dir = conflicted_dir(ctx, s)?;
@@ -480,17 +674,36 @@ pub fn complete(ctx: &OpContext<'_>, s: &Sentinel) -> Result<String, String> {
             None => git_cmd::rev(&dir, "HEAD").ok_or("HEAD names no commit")?,
         }
     };
-    if s.temporary {
+    // A merge resolved in its temporary worktree: when the integrate node carries a `cicd` gate,
+    // the merge stays there for the node's re-run (the gate's loop-back) to check and land;
+    // without one it lands now.
+    let (target_before, worktree) = if s.temporary {
         let before = s
             .target_before
             .as_deref()
             .ok_or("the merge sentinel does not record the target's commit")?;
-        if commit != before {
-            move_ref(&root, &target, &commit, before)?;
+        let needs_ci = ctx
+            .store
+            .job_spec(&s.job_id)
+            .map(|spec| spec.node.gates.iter().any(|g| g.kind == "cicd"))
+            .unwrap_or(true);
+        if needs_ci {
+            (Some(before.to_owned()), Some(rel.clone()))
+        } else {
+            if commit != before {
+                let checkout = git_cmd::worktrees(&root)?
+                    .into_iter()
+                    .find(|w| w.branch.as_deref() == Some(target.as_str()))
+                    .map(|w| w.path);
+                move_target(ctx, &target, &commit, before, checkout.as_deref(), "")?;
+            }
+            remove_worktree(&root, &rel, true)?;
+            WorktreeClaim::remove(ctx.store, &s.job_id);
+            (None, None)
         }
-        remove_worktree(&root, &rel, true)?;
-        WorktreeClaim::remove(ctx.store, &s.job_id);
-    }
+    } else {
+        (None, None)
+    };
     let source_commit = git_cmd::branch_sha(&root, &s.branch).unwrap_or_default();
     Integrated {
         version: 1,
@@ -501,6 +714,8 @@ pub fn complete(ctx: &OpContext<'_>, s: &Sentinel) -> Result<String, String> {
         source_commit,
         commit: commit.clone(),
         resolved_at: crate::store::now(),
+        target_before,
+        worktree,
     }
     .write(ctx.store)?;
     merge_sentinel::clear(&root, &s.slug, &s.run_id)?;

@@ -5,7 +5,7 @@
 //!
 //! A sentinel belongs to the run that wrote it (`run_id`, `job_id` inside): a run only ever reads
 //! or clears its own, and a write never replaces the sentinel of another run that is still active —
-//! two runs never read each other's sentinel (SPEC.md §7).
+//! two runs never read each other's sentinel.
 
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,11 @@
-//! Operations and control policies (SPEC.md §7): what a job does once the scheduler starts it.
+//! Operations and control policies: what a job does once the scheduler starts it.
 //!
 //! Dispatch matches the identity table's [`Op`] exhaustively, one file per operation, so there is no
 //! second list of names.
 
 mod agent_invoke;
 mod build_materialize_step;
+pub mod changed_files;
 mod command_run;
 mod gate_approval;
 mod gate_cicd;
@@ -18,12 +19,14 @@ mod merge_sentinel;
 mod patch_pipeline;
 mod plan_persist;
 mod prompt_resolve;
+mod run_clean;
 mod run_state;
 mod terminal;
 mod worktree_cleanup;
 mod worktree_prepare;
 
 pub use git_cmd::dirty_paths;
+pub use run_clean::{Cleaned, clean_run};
 pub use worktree_cleanup::{Released, release_owned};
 
 use std::collections::BTreeMap;
@@ -44,8 +47,10 @@ pub struct OpContext<'a> {
     pub attempt: u32,
     /// Where the job runs: the repository root or a worktree inside it.
     pub execution_root: PathBuf,
-    /// `VIZIER_*` variables for scripts (SPEC.md §10).
+    /// `VIZIER_*` variables for scripts.
     pub env: Vec<(String, String)>,
+    /// The run's params and the outputs of upstream nodes, for prompt files.
+    pub inputs: Option<&'a crate::outputs::Inputs>,
 }
 
 impl OpContext<'_> {
@@ -71,6 +76,8 @@ pub struct OpResult {
     pub exit_code: Option<i32>,
     pub message: Option<String>,
     pub metadata: BTreeMap<String, Value>,
+    /// Outputs the operation publishes itself (an agent's `text`), besides `$VIZIER_OUTPUT`.
+    pub outputs: BTreeMap<String, String>,
 }
 
 impl OpResult {
@@ -95,7 +102,7 @@ impl OpResult {
             outcome: if code == 0 { "succeeded" } else { "failed" },
             exit_code: Some(code),
             message: (code != 0).then(|| format!("{what} exited with code {code}")),
-            metadata: BTreeMap::new(),
+            ..OpResult::default()
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `plan.persist` (builtin): the plan document `.vizier/implementation-plans/<slug>.md` in the
 //! execution root — front matter (`plan`, `branch`), `## Operator Spec`, and `## Implementation
-//! Plan`, which is the output of this run's upstream `agent.invoke` job when it printed one, else
+//! Plan`, which is the final answer (output `text`) of this run's upstream `agent.invoke` job when it gave one, else
 //! `args.plan_body`, else the spec itself.
 
 use serde_json::json;
@@ -86,9 +86,14 @@ fn persist(ctx: &OpContext<'_>) -> Result<OpResult, String> {
         let payload =
             ctx.store
                 .payload_path(&ctx.spec.run_id, crate::agent::OUTPUT_TYPE, node_id, &agent);
-        let output = match crate::store::read_payload(&payload) {
-            Ok(p) => p.text,
-            Err(_) => std::fs::read_to_string(ctx.store.job_dir(&agent).join("stdout.log"))
+        // The agent's final answer (its `text` output: for a streaming agent, the answer alone,
+        // not the stream); older runs kept it only as the payload or the log.
+        let text = crate::outputs::read(ctx.store, &agent)
+            .and_then(|f| f.outputs.get(crate::outputs::AGENT_TEXT).cloned());
+        let output = match (text, crate::store::read_payload(&payload)) {
+            (Some(text), _) => text,
+            (None, Ok(p)) => p.text,
+            (None, Err(_)) => std::fs::read_to_string(ctx.store.job_dir(&agent).join("stdout.log"))
                 .unwrap_or_default(),
         };
         if !output.trim().is_empty() {

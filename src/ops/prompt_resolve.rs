@@ -2,7 +2,7 @@
 //! `custom:prompt_text:<key>` artifact under this run's id (so concurrent runs never share one).
 //!
 //! Builtin: `args.prompt_text`, or `args.prompt_file` (a file inside the repository, read relative to
-//! the execution root). Shell: the stdout of `args.command` / `args.script`, also copied to the
+//! the execution root, with `${param}` and `${nodes.<id>.outputs.<name>}` substituted as in args). Shell: the stdout of `args.command` / `args.script`, also copied to the
 //! job's stdout log.
 
 use std::io::Write;
@@ -59,7 +59,15 @@ fn from_args(ctx: &OpContext<'_>) -> Result<String, OpResult> {
     match (ctx.arg("prompt_text"), ctx.arg("prompt_file")) {
         (Some(text), None) => Ok(text.to_owned()),
         (None, Some(file)) => {
-            read_prompt_file(&ctx.store.root, &ctx.execution_root, file).map_err(OpResult::failed)
+            let text = read_prompt_file(&ctx.store.root, &ctx.execution_root, file)
+                .map_err(OpResult::failed)?;
+            // The same substitution as args: `${param}`, `${nodes.<id>.outputs.<name>}`, `$${`.
+            match ctx.inputs {
+                Some(inputs) => inputs
+                    .substitute(&text)
+                    .map_err(|e| OpResult::failed(format!("prompt file `{file}`: {e}"))),
+                None => Ok(text),
+            }
         }
         (Some(_), Some(_)) => Err(OpResult::failed(
             "both `prompt_text` and `prompt_file` are set after param substitution; set only one",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::OpContext;
 use crate::store::{Manifest, Store, to_json, write_atomic};
 
-/// Where job-owned worktrees live, relative to the repository root (SPEC.md §2).
+/// Where job-owned worktrees live, relative to the repository root.
 pub const WORKTREES_DIR: &str = ".vizier/tmp-worktrees";
 
 impl OpContext<'_> {
@@ -72,7 +72,7 @@ impl OpContext<'_> {
         Ok(None)
     }
 
-    /// A required arg, or the failure naming it (SPEC.md §7: required args left empty by `${}`
+    /// A required arg, or the failure naming it (required args left empty by `${}`
     /// substitution fail the node at run time).
     pub fn required(&self, name: &str) -> Result<&str, String> {
         self.arg(name).ok_or_else(|| {

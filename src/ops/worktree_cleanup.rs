@@ -2,7 +2,7 @@
 //!
 //! The operation removes only the worktree its inherited context names, and only when the record of
 //! the job named as its creator says that job of this run created exactly that folder under
-//! `.vizier/tmp-worktrees/` (SPEC.md §10). It never forces: a worktree with uncommitted changes is
+//! `.vizier/tmp-worktrees/`. It never forces: a worktree with uncommitted changes is
 //! kept and the node fails with git's reason. A run that failed earlier never reaches its cleanup
 //! node, so its worktree stays for inspection.
 //!

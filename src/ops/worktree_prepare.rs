@@ -30,6 +30,7 @@ fn prepare(ctx: &OpContext<'_>) -> Result<OpResult, String> {
     let existed = git_cmd::branch_sha(here, branch).is_some();
     let listed = git_cmd::worktrees(&root)?;
     let mut reused = false;
+    let mut reused_from: Option<String> = None;
     if let Some(found) = listed.iter().find(|w| same_path(&w.path, &path)) {
         // An earlier attempt of this very job (a loop-back re-ran it) made it: the same branch is
         // still checked out there, so it is reused rather than made twice.
@@ -48,6 +49,25 @@ fn prepare(ctx: &OpContext<'_>) -> Result<OpResult, String> {
             "`{rel}` already exists and is not a git worktree; move it away and run the node again"
         ));
     } else {
+        // A worktree an earlier, finished run of this template left on the branch (a failed run
+        // never reaches its cleanup) is removed when it is clean; anything else is named.
+        let mut made_way = None;
+        if existed {
+            let template = ctx.manifest_now()?.template.map(|t| t.id);
+            made_way = super::run_clean::make_way(
+                ctx.store,
+                branch,
+                &path,
+                &ctx.spec.run_id,
+                template.as_deref(),
+            )?;
+            if let Some(note) = &made_way {
+                // The job's stderr is its log file.
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "vizier: {note}");
+            }
+        }
+        reused_from = made_way;
         WorktreeClaim::new(ctx, &rel, Some(branch)).write(ctx.store)?;
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -96,6 +116,9 @@ fn prepare(ctx: &OpContext<'_>) -> Result<OpResult, String> {
     md.insert("worktree_created_branch".into(), json!(!existed));
     if reused {
         md.insert("worktree_reused".into(), json!(true));
+    }
+    if let Some(note) = reused_from {
+        md.insert("worktree_made_way".into(), json!(note));
     }
     md.insert("execution_root".into(), json!(rel));
     Ok(result)

@@ -26,7 +26,7 @@ use crate::schedule::{self, LockTable, Probe};
 use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
 pub use crate::workspace::inside_root;
 
-/// Reads the world for the scheduler from the store, `/proc` and git.
+/// Reads the world for the scheduler from the store, the processes' life locks and git.
 pub struct StoreProbe<'a> {
     pub store: &'a Store,
 }
@@ -41,10 +41,7 @@ impl Probe for StoreProbe<'_> {
     fn alive(&self, job_id: &str, attempt: u32, recorded: Option<&ProcessId>) -> bool {
         // The claimant is the process really running the attempt; the recorded pid is who was
         // started, which may have lost the claim to a duplicate start.
-        match exec::claimant(self.store, job_id, attempt) {
-            Some(p) => exec::alive(&p),
-            None => recorded.is_some_and(exec::alive),
-        }
+        exec::attempt_alive(self.store, job_id, attempt, recorded)
     }
 
     fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool {
@@ -96,6 +93,9 @@ impl Probe for StoreProbe<'_> {
 pub enum Scope<'a> {
     /// The foreground driver of this run.
     Driver(&'a str),
+    /// The foreground driver of part of this run: only the marked nodes are scheduled (a fan-out
+    /// runner's group; the other nodes belong to other runners).
+    Part(&'a str, &'a [bool]),
     /// Every active run without a live driver.
     Undriven,
 }
@@ -214,8 +214,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         // A run its own live driver ticks is left to it: two processes finishing the same run
         // would race (and `jobs gc` could remove it under its driver's feet).
         let in_scope = match scope {
-            Scope::Driver(own) => own == run_id,
-            Scope::Undriven => !m.driver.as_ref().is_some_and(exec::alive),
+            Scope::Driver(own) | Scope::Part(own, _) => own == run_id,
+            Scope::Undriven => !m
+                .driver
+                .as_ref()
+                .is_some_and(|d| exec::driver_alive(store, run_id, d)),
         };
         if !in_scope {
             if m.nodes.iter().any(|n| n.status == Status::Running)
@@ -269,7 +272,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             m.driver = None; // its driver is gone
             dirty = true;
         }
-        let out = schedule::tick(&plan, &mut m, &probe, &mut locks, &now, may_start);
+        let only = match scope {
+            Scope::Part(_, only) => Some(only),
+            _ => None,
+        };
+        let out = schedule::tick_only(&plan, &mut m, &probe, &mut locks, &now, may_start, only);
         // A vanished job's process group may still hold its command (a `kill -9` of the job
         // process leaves its children): stop it before anything else happens to that job.
         for (i, attempt, recorded) in &out.vanished {
@@ -289,7 +296,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 .and_then(|v| v.as_str())
                 .unwrap_or(".")
                 .to_owned();
-            let driven = matches!(scope, Scope::Driver(_));
+            let driven = matches!(scope, Scope::Driver(_) | Scope::Part(..));
             match exec::spawn_job(
                 store,
                 &node.job_id,
@@ -485,16 +492,31 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
     env.push(("VIZIER_NODE_ID".into(), spec.node.node_id.clone()));
     env.push((exec::ATTEMPT_ENV.into(), attempt.to_string()));
     env.push(("VIZIER_REPO_ROOT".into(), store.root.display().to_string()));
+    crate::ops::changed_files::ensure(store, job_id, &mut env)?;
     env.push((exec::ROOT_ENV.into(), execution_root.display().to_string()));
+    // Node outputs: upstream values in, `$VIZIER_OUTPUT` out (crate::outputs).
+    let inputs = match crate::outputs::prepare(store, &spec.node, &spec.run_id, attempt) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            let mut result = OpResult::failed(message);
+            result
+                .metadata
+                .insert("execution_root".into(), json!(rel_root));
+            return Ok(result);
+        }
+    };
+    env.extend(inputs.env.iter().cloned());
     let ctx = OpContext {
         store,
         spec: &spec,
-        node: &spec.node,
+        node: &inputs.node,
         attempt,
         execution_root,
         env,
+        inputs: Some(&inputs),
     };
     let mut result = ops::execute(&ctx);
+    crate::outputs::finish(store, job_id, attempt, &mut result);
     result
         .metadata
         .entry("execution_root".into())
@@ -519,8 +541,31 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
 
 /// Drives one run in the foreground until it ends; `observe` sees the manifest after every tick.
 pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) -> Result<Manifest> {
+    drive_scope(store, run_id, None, observe)
+}
+
+/// Drives the nodes marked in `only` until each has ended; the rest of the run is left as it is.
+pub fn drive_part(
+    store: &Store,
+    run_id: &str,
+    only: &[bool],
+    observe: &mut dyn FnMut(&Manifest),
+) -> Result<Manifest> {
+    drive_scope(store, run_id, Some(only), observe)
+}
+
+fn drive_scope(
+    store: &Store,
+    run_id: &str,
+    only: Option<&[bool]>,
+    observe: &mut dyn FnMut(&Manifest),
+) -> Result<Manifest> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut cache = Cache::default();
+    let scope = match only {
+        Some(only) => Scope::Part(run_id, only),
+        None => Scope::Driver(run_id),
+    };
     interrupt::install();
     loop {
         if let Some(signal) = interrupt::received() {
@@ -529,7 +574,7 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
             return Ok(m);
         }
         store::delay_point("driver-before-tick", 300);
-        let mut report = tick(store, Scope::Driver(run_id), &mut cache)?;
+        let mut report = tick(store, scope, &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -554,7 +599,14 @@ pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) ->
                 .ok_or_else(|| Error::Usage(format!("run {run_id} disappeared from the store")))?,
         };
         observe(&manifest);
-        if manifest.is_finished() {
+        let part_done = only.is_some_and(|only| {
+            manifest
+                .nodes
+                .iter()
+                .zip(only)
+                .all(|(n, &mine)| !mine || n.status.is_terminal())
+        });
+        if manifest.is_finished() || part_done {
             return Ok(manifest);
         }
         let written = report.written.remove(run_id);

@@ -1,4 +1,4 @@
-//! Scheduling decisions (SPEC.md §5.2, §6), pure over a plan and its manifest.
+//! Scheduling decisions, pure over a plan and its manifest.
 //!
 //! A tick looks at each unfinished job in declaration order and either finishes it (its process left
 //! an outcome, or vanished), or walks the gate order — `after` dependencies → artifacts →
@@ -96,6 +96,21 @@ pub fn tick(
     now: &str,
     may_start: bool,
 ) -> TickOutput {
+    tick_only(plan, m, probe, locks, now, may_start, None)
+}
+
+/// [`tick`] over part of a run: only the nodes marked in `only` are looked at; the others keep
+/// the state the manifest gives them (a fan-out runner imports the upstream groups' outcomes and
+/// leaves the rest of the run to other runners).
+pub fn tick_only(
+    plan: &Plan,
+    m: &mut Manifest,
+    probe: &dyn Probe,
+    locks: &mut LockTable,
+    now: &str,
+    may_start: bool,
+    only: Option<&[bool]>,
+) -> TickOutput {
     let mut out = TickOutput::default();
     if m.is_finished() {
         return out;
@@ -103,6 +118,9 @@ pub fn tick(
     loop {
         let mut progress = false;
         for i in 0..plan.nodes.len() {
+            if only.is_some_and(|only| !only[i]) {
+                continue;
+            }
             let status = m.nodes[i].status;
             if status == Status::Running && out.start.contains(&i) {
                 continue; // started in this tick; its process is recorded by the caller
@@ -187,25 +205,28 @@ pub fn tick(
         }
     }
     if m.nodes.iter().all(|n| n.status.is_terminal()) {
-        let bad = m.nodes.iter().any(|n| n.status.is_bad());
-        let terminals_ok = plan
-            .nodes
-            .iter()
-            .zip(&m.nodes)
-            .filter(|(p, _)| p.control_policy.as_deref() == Some("terminal"))
-            .all(|(_, n)| matches!(n.status, Status::Succeeded | Status::Skipped));
-        m.outcome = Some(
-            if !bad && terminals_ok {
-                "succeeded"
-            } else {
-                "failed"
-            }
-            .to_owned(),
-        );
+        m.outcome = Some(run_outcome(plan, m).to_owned());
         m.finished_at = Some(now.to_owned());
         out.events.push(Event::RunFinished);
     }
     out
+}
+
+/// The outcome of a run whose nodes all ended: `succeeded` when no node ended badly
+/// and every terminal that was not skipped succeeded, else `failed`.
+pub fn run_outcome(plan: &Plan, m: &Manifest) -> &'static str {
+    let bad = m.nodes.iter().any(|n| n.status.is_bad());
+    let terminals_ok = plan
+        .nodes
+        .iter()
+        .zip(&m.nodes)
+        .filter(|(p, _)| p.control_policy.as_deref() == Some("terminal"))
+        .all(|(_, n)| matches!(n.status, Status::Succeeded | Status::Skipped));
+    if !bad && terminals_ok {
+        "succeeded"
+    } else {
+        "failed"
+    }
 }
 
 /// Records a finished attempt and follows its loop-back routes.

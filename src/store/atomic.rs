@@ -5,11 +5,13 @@
 //! fsynced concurrently (the filesystem commits them in one journal transaction instead of one each),
 //! then they are renamed in the order they were added.
 //!
-//! The temp file is a fixed `.<name>.swap` beside the target, rewritten in place, and it replaces the
-//! target with `renameat2(RENAME_EXCHANGE)`: the old content goes to the swap file, so steady-state
-//! rewrites allocate and free no inodes. (Creating and deleting an inode per write made ext4's inode
-//! allocator the bottleneck of long runs: it skips every recently deleted inode.) A target is only
-//! ever written by one process at a time — under the scheduler lock, or by the job that owns it.
+//! The temp file is a fixed `.<name>.swap` beside the target, rewritten in place. On Linux it replaces
+//! the target with `renameat2(RENAME_EXCHANGE)`: the old content goes to the swap file, so
+//! steady-state rewrites allocate and free no inodes. (Creating and deleting an inode per write made
+//! ext4's inode allocator the bottleneck of long runs: it skips every recently deleted inode.) On
+//! other unixes, and on Linux file systems that refuse the exchange, a plain `rename(2)` after the
+//! fsync replaces it: just as atomic, one inode per write. A target is only ever written by one
+//! process at a time — under the scheduler lock, or by the job that owns it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,8 +32,64 @@ fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.swap"))
 }
 
-/// Puts `temp` in place of `target` atomically: an exchange when the target exists, else a rename.
+/// Puts `temp` in place of `target` atomically. On Linux an exchange when the file system allows
+/// it; everywhere else, and on Linux when the exchange is refused, `rename(2)`.
 fn replace(temp: &Path, target: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        replace_with(exchange, &EXCHANGE_REFUSED, temp, target)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        rename_over(temp, target)
+    }
+}
+
+/// The POSIX replace: `rename(2)` over the target, atomic on every unix file system. The data was
+/// fsynced before, so the new name never points at unwritten data. The swap file is consumed, so
+/// the next write creates a new one.
+fn rename_over(temp: &Path, target: &Path) -> std::io::Result<()> {
+    std::fs::rename(temp, target)
+}
+
+/// Whether the exchange was refused once already: then later writes go straight to `rename(2)`.
+#[cfg(target_os = "linux")]
+static EXCHANGE_REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tries `exchange`, and falls back to [`rename_over`] when there is no target yet (`ENOENT`) or
+/// the file system (or kernel, or sandbox) refuses the exchange: `EINVAL`, `ENOSYS`, `EOPNOTSUPP`,
+/// `EPERM` (some seccomp filters), `EXDEV` (overlay file systems).
+#[cfg(target_os = "linux")]
+fn replace_with(
+    exchange: impl Fn(&Path, &Path) -> std::io::Result<()>,
+    refused: &std::sync::atomic::AtomicBool,
+    temp: &Path,
+    target: &Path,
+) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering;
+    if refused.load(Ordering::Relaxed) {
+        return rename_over(temp, target);
+    }
+    match exchange(temp, target) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            match e.raw_os_error() {
+                Some(libc::ENOENT) => {}
+                Some(
+                    libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::EPERM | libc::EXDEV,
+                ) => {
+                    refused.store(true, Ordering::Relaxed);
+                }
+                _ => return Err(e),
+            }
+            rename_over(temp, target)
+        }
+    }
+}
+
+/// `renameat2(RENAME_EXCHANGE)`: swaps the two names in one step.
+#[cfg(target_os = "linux")]
+fn exchange(temp: &Path, target: &Path) -> std::io::Result<()> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
@@ -47,10 +105,10 @@ fn replace(temp: &Path, target: &Path) -> std::io::Result<()> {
         )
     };
     if rc == 0 {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-    // No target yet (ENOENT), or a filesystem without exchange (EINVAL): a plain rename.
-    std::fs::rename(temp, target)
 }
 
 fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -142,6 +200,59 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The replace that non-Linux unixes use, run here too.
+    #[test]
+    fn the_posix_rename_replaces_the_target_and_consumes_the_swap_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("job.json");
+        for text in ["one", "two, longer", "3"] {
+            let temp = temp_path(&target);
+            std::fs::write(&temp, text).unwrap();
+            rename_over(&temp, &target).unwrap();
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), text);
+            assert_eq!(names(dir.path()), ["job.json"]);
+        }
+    }
+
+    /// A file system that refuses `RENAME_EXCHANGE` (EINVAL, as e.g. some FUSE and network file
+    /// systems answer) still gets every write, through `rename(2)`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_refused_exchange_falls_back_to_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("job.json");
+        let refuse = |_: &Path, _: &Path| Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        let refused = std::sync::atomic::AtomicBool::new(false);
+        for text in ["first", "second"] {
+            let temp = temp_path(&target);
+            std::fs::write(&temp, text).unwrap();
+            replace_with(refuse, &refused, &temp, &target).unwrap();
+            assert!(
+                refused.load(std::sync::atomic::Ordering::Relaxed),
+                "remembered"
+            );
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), text);
+            assert_eq!(names(dir.path()), ["job.json"]);
+        }
+        // Any other error is reported, not papered over.
+        let temp = temp_path(&target);
+        std::fs::write(&temp, "third").unwrap();
+        let fresh = std::sync::atomic::AtomicBool::new(false);
+        let broken = |_: &Path, _: &Path| Err(std::io::Error::from_raw_os_error(libc::EIO));
+        let err = replace_with(broken, &fresh, &temp, &target).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EIO));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "second");
+    }
 
     #[test]
     fn replaces_and_leaves_no_temp_files() {

@@ -8,9 +8,9 @@
 //! - a claim appears with its whole content at once (written aside, then hard-linked into place).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -51,7 +51,8 @@ pub fn create_nofollow(path: &Path, append: bool) -> std::io::Result<File> {
         .create(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     if append {
-        options.append(true);
+        // Readable as well: a job's stdout log is read back by the agent step that appended to it.
+        options.append(true).read(true);
     } else {
         options.write(true).truncate(true);
     }
@@ -98,43 +99,6 @@ pub fn refuse_outside_link(root: &Path, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates `path` with `bytes` as its whole content, only if it does not exist yet: the content is
-/// written to a file beside it, then hard-linked into place (which fails if the target exists), so
-/// nobody ever sees the target empty or half-written. `Ok(false)` when it already existed.
-pub fn create_exclusive(path: &Path, bytes: &[u8]) -> Result<bool> {
-    let err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Write { path, source }
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let aside: PathBuf = path.with_file_name(format!(".{name}.{}.new", std::process::id()));
-    let _ = std::fs::remove_file(&aside);
-    {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&aside)
-            .map_err(err(&aside))?;
-        file.write_all(bytes).map_err(err(&aside))?;
-        file.sync_data().map_err(err(&aside))?;
-    }
-    crate::store::failpoint("claim-before-link");
-    let linked = std::fs::hard_link(&aside, path);
-    let _ = std::fs::remove_file(&aside);
-    match linked {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(source) => Err(Error::Write {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,15 +113,5 @@ mod tests {
         let err = read_regular(&fifo).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
         assert!(create_nofollow(&fifo, true).is_err());
-    }
-
-    #[test]
-    fn exclusive_creation_happens_once_with_its_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("claim-1");
-        assert!(create_exclusive(&path, b"one").unwrap());
-        assert!(!create_exclusive(&path, b"two").unwrap());
-        assert_eq!(std::fs::read(&path).unwrap(), b"one");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -1,4 +1,4 @@
-//! The job store under `.vizier/jobs/` (SPEC.md §2, §5.3, §6): where records live, the scheduler
+//! The job store under `.vizier/jobs/`: where records live, the scheduler
 //! lock, atomic writes, materializing a run, and reading records back tolerantly.
 //!
 //! Layout: `<job_id>/{job.json,stdout.log,stderr.log,outcome.json,claim-<attempt>}`,
@@ -249,14 +249,14 @@ impl Store {
         guard::refuse_outside_link(&self.root, &self.job_dir(job_id))
     }
 
-    /// The first sequence number whose run id is not in the store yet (SPEC.md §5.1).
-    pub fn assign_free_run_id(&self, plan: &mut Plan) {
+    /// The first sequence number whose run id is not in the store yet; returns it.
+    pub fn assign_free_run_id(&self, plan: &mut Plan) -> u64 {
         let mut sequence = 0;
         loop {
             assign_run_id(plan, sequence);
             if !self.manifest_path(&plan.run_id).exists() && !self.plan_path(&plan.run_id).exists()
             {
-                return;
+                return sequence;
             }
             sequence += 1;
         }

@@ -1,4 +1,4 @@
-//! Typed payloads of custom artifacts (SPEC.md §2): the text a job produced for an artifact, at
+//! Typed payloads of custom artifacts: the text a job produced for an artifact, at
 //! `artifacts/data/<run_id>/<type_id>/<key>/<job_id>.json`. The run id in the path is what keeps two
 //! runs of one template from reading each other's prompts.
 

@@ -1,4 +1,4 @@
-//! The records on disk: run manifests (SPEC.md §5.3), job records (§6), outcome files.
+//! The records on disk: run manifests, job records, outcome files.
 //!
 //! What vizier writes is strict and versioned; what it reads is tolerant: every field has a default
 //! and unknown fields are kept, so records from older and newer versions still load.
@@ -13,7 +13,7 @@ use crate::compile::{TemplateRef, Trigger};
 pub const MANIFEST_VERSION: u32 = 1;
 pub const JOB_FORMAT: u32 = 1;
 
-/// Job statuses of SPEC.md §6.
+/// Job statuses.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
@@ -82,7 +82,7 @@ impl Status {
         )
     }
 
-    /// Ended in a way that makes the run fail (SPEC.md §5.2).
+    /// Ended in a way that makes the run fail.
     pub fn is_bad(self) -> bool {
         matches!(
             self,

@@ -1,4 +1,4 @@
-//! Composition (SPEC.md §3.1): given a composing template and its already-loaded stages, build the one
+//! Composition: given a composing template and its already-loaded stages, build the one
 //! template that gets validated, compiled and hashed. Pure: loading the files is the caller's job.
 
 use std::collections::{BTreeMap, HashMap};
@@ -286,6 +286,16 @@ fn rename_node(node: &mut Node, stage: &str) {
     for outcome in super::Outcome::ALL {
         for target in node.on.get_mut(outcome) {
             target.value = renamed(stage, &target.value);
+        }
+    }
+    // `${nodes.<id>.outputs.<name>}` names a node of the same stage.
+    let rename = |id: &str| renamed(stage, id);
+    for (_, value) in &mut node.args {
+        value.value = crate::outputs::rename_refs(&value.value, rename);
+    }
+    for gate in &mut node.gates {
+        if let Some(script) = &mut gate.script {
+            script.value = crate::outputs::rename_refs(&script.value, rename);
         }
     }
 }

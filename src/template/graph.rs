@@ -1,4 +1,4 @@
-//! The edges of SPEC.md §5.2, read from a template: `after` entries and forward routes are
+//! The edges, read from a template: `after` entries and forward routes are
 //! dependencies; backward routes (to the source itself or an earlier node) are loop-backs.
 //!
 //! Validation (unknown refs, cycles) and compilation (job `after` lists, handlers, re-queues) both read

@@ -1,4 +1,4 @@
-//! The canonical identity table of SPEC.md §4.1: the one list of every `uses` label vizier accepts.
+//! The canonical identity table: the one list of every `uses` label vizier accepts.
 //!
 //! Validation, compilation, the scheduler and `jobs show` all read this table; no other module keeps
 //! a list of operation names. Anything not in it is rejected — there is no custom-command fallback.
@@ -113,7 +113,7 @@ pub enum Op {
     Terminal,
 }
 
-/// What an operation requires of its `args` (SPEC.md §7). Each group is satisfied when at least one of
+/// What an operation requires of its `args`. Each group is satisfied when at least one of
 /// its names is present; shell text (`command` / `script`) is checked by dedicated rules instead.
 #[derive(Clone, Copy, Debug)]
 pub struct ArgContract {
@@ -123,7 +123,7 @@ pub struct ArgContract {
     pub known: &'static [&'static str],
 }
 
-/// One row of the §4.1 table.
+/// One row of the identity table.
 #[derive(Debug)]
 pub struct Identity {
     pub uses: &'static str,
@@ -164,7 +164,7 @@ macro_rules! row {
     };
 }
 
-/// The table. Order is the order of §4.1 and is the order `vizier schema` lists labels in.
+/// The table. Order is the order `vizier schema` lists labels in.
 pub static IDENTITIES: &[Identity] = &[
     row!("cap.env.builtin.prompt.resolve", EnvironmentBuiltin, "prompt.resolve", PromptResolve,
         req: [["prompt_text", "prompt_file"]], known: ["prompt_text", "prompt_file", "command", "script"]),
@@ -231,7 +231,7 @@ pub enum Rejection {
     Unknown,
 }
 
-/// Classifies a label that `lookup` did not find (SPEC.md §4.2 `empty-uses`, `legacy-uses`,
+/// Classifies a label that `lookup` did not find (`empty-uses`, `legacy-uses`,
 /// `unknown-uses`).
 pub fn reject_reason(uses: &str) -> Rejection {
     if uses.trim().is_empty() {

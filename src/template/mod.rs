@@ -1,4 +1,4 @@
-//! The template format of SPEC.md §3: the model (every value keeps its byte span), the parser that
+//! The template format: the model (every value keeps its byte span), the parser that
 //! builds it from TOML, `${param}` handling, the dependency graph, and composition of imports.
 //!
 //! This module only describes templates. It does not judge them beyond the shape of the TOML (that is
@@ -21,7 +21,7 @@ pub use identity::{Class, Identity, Kind, Op};
 
 pub type Span = Range<usize>;
 
-/// The artifact type a `prompt.resolve` node produces and an `agent.invoke` node needs (SPEC.md §4.2).
+/// The artifact type a `prompt.resolve` node produces and an `agent.invoke` node needs.
 pub const PROMPT_TYPE: &str = "prompt_text";
 
 /// A value with the byte range it came from, in the file its owner names.
@@ -128,7 +128,7 @@ pub enum KindDecl {
 }
 
 impl KindDecl {
-    /// The effective kind: `builtin` when absent (SPEC.md §3).
+    /// The effective kind: `builtin` when absent.
     pub fn effective(&self) -> Option<Kind> {
         match self {
             KindDecl::Absent => Some(Kind::Builtin),
@@ -293,7 +293,7 @@ pub struct Retry {
     pub budget: Option<Sp<String>>,
 }
 
-/// A scheduler precondition checked before a node may start (SPEC.md §6).
+/// A scheduler precondition checked before a node may start.
 #[derive(Clone, Debug)]
 pub enum Precondition {
     CleanWorktree,

@@ -1,4 +1,4 @@
-//! `${name}` references in args, gate scripts and retry budgets (SPEC.md §3). `$${` is a literal `${`.
+//! `${name}` references in args, gate scripts and retry budgets. `$${` is a literal `${`.
 //!
 //! One scanner serves both the validator (which names it finds) and the compiler (what text results),
 //! so they can never disagree on what counts as a reference.

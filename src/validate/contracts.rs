@@ -78,12 +78,23 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
             .iter()
             .map(|(_, v)| v)
             .chain(node.gates.iter().filter_map(|g| g.script.as_ref()))
-            .chain(node.retry.iter().filter_map(|r| r.budget.as_ref()));
+            .chain(node.retry.iter().filter_map(|r| r.budget.as_ref()))
+            .chain(node.locks.iter().map(|l| &l.key))
+            .chain(node.preconditions.iter().filter_map(|p| match p {
+                crate::template::Precondition::BranchExists(branch) => Some(branch),
+                crate::template::Precondition::CleanWorktree => None,
+            }));
         for text in texts {
             for name in references(&text.value) {
-                if !declared.contains(name) {
+                // `${nodes.<id>.outputs.<name>}` is an output reference: `output-ref` checks it.
+                if !declared.contains(name) && crate::outputs::parse_ref(name).is_none() {
                     let help = crate::diagnostic::did_you_mean(name, declared.iter().copied())
                         .map(|c| format!("did you mean `{c}`?"))
+                        .or_else(|| {
+                            crate::outputs::is_output_ref(name).then(|| {
+                                "a node output is written `${nodes.<id>.outputs.<name>}`".to_owned()
+                            })
+                        })
                         .unwrap_or_else(|| format!("declare it: `[params]` `{name} = \"…\"` (or write `$${{` for a literal `${{`)"));
                     ctx.push(
                         Finding::error(

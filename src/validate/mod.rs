@@ -1,11 +1,15 @@
-//! Validation (SPEC.md §4): reads files through a [`Reader`], parses them, assembles compositions,
+//! Validation: reads files through a [`Reader`], parses them, assembles compositions,
 //! runs every rule, and returns all findings of all files in one sorted report.
 //!
 //! Rules live one concern per file and only push findings; they never stop at the first problem.
 
 mod artifacts;
 mod contracts;
+mod output_in_shell;
+mod output_ref;
 mod paths;
+mod producers;
+mod prompt_files;
 mod structure;
 mod uses;
 
@@ -54,6 +58,9 @@ pub fn check_template(template: &Template, sources: &SourceMap, findings: &mut V
     structure::check(&mut ctx, template, &graph);
     artifacts::check(&mut ctx, template);
     contracts::check(&mut ctx, template, &graph);
+    producers::check(&mut ctx, template);
+    output_in_shell::check(&mut ctx, template);
+    output_ref::check(&mut ctx, template, &graph);
 }
 
 /// The outcome of validating a set of files.
@@ -97,6 +104,8 @@ struct Driver<'r> {
     stack: Vec<String>,
     summaries: Vec<FileSummary>,
     config: Option<Config>,
+    /// Prompt files already read, by path.
+    prompt_files: HashMap<String, usize>,
 }
 
 /// Validates `paths` (repository-relative) as read through `reader`. A path that does not exist is an
@@ -110,6 +119,7 @@ pub fn validate(reader: &dyn Reader, paths: &[String]) -> Result<Report> {
         stack: Vec::new(),
         summaries: Vec::new(),
         config: None,
+        prompt_files: HashMap::new(),
     };
     let mut paths: Vec<&String> = paths.iter().collect();
     paths.sort();
@@ -259,6 +269,14 @@ impl Driver<'_> {
                 found.retain(|f| f.file == file || !seen.contains(&place(f)));
             }
             self.findings.extend(found);
+            prompt_files::check(
+                self.reader,
+                &mut self.sources,
+                &mut self.prompt_files,
+                template,
+                file,
+                &mut self.findings,
+            )?;
         }
         let ok = !self.findings[first_finding..]
             .iter()

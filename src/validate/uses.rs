@@ -189,7 +189,7 @@ fn legacy_help(uses: &str) -> String {
     }
 }
 
-/// The namespaces of §4.1 whose operations can be told apart by their last part.
+/// The namespaces whose operations can be told apart by their last part.
 const NAMESPACES: [&str; 3] = ["cap.env.builtin.", "cap.env.shell.", "control."];
 
 fn unknown_help(uses: &str) -> String {

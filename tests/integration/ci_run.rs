@@ -99,21 +99,49 @@ impl Push {
     }
 }
 
-/// The value of a multi-line `GITHUB_OUTPUT` entry.
+/// The value of a `GITHUB_OUTPUT` entry, read the way the GitHub runner reads the file.
 fn output_value(output: &str, name: &str) -> Option<String> {
-    let mut lines = output.lines();
+    runner_outputs(output).remove(name)
+}
+
+/// Parses a `GITHUB_OUTPUT` file as the Actions runner does: each line is `name=value`, or
+/// `name<<DELIMITER` followed by value lines up to a line that is exactly the delimiter. A later
+/// entry of the same name wins. Anything else is an error, as it is on the runner.
+fn runner_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     while let Some(line) = lines.next() {
-        if let Some(delim) = line.strip_prefix(&format!("{name}<<")) {
-            let mut value = Vec::new();
-            for l in lines.by_ref() {
-                if l == delim {
-                    return Some(value.join("\n"));
-                }
-                value.push(l);
+        if line.is_empty() {
+            continue;
+        }
+        let eq = line.find('=');
+        let heredoc = line.find("<<");
+        match (eq, heredoc) {
+            (Some(e), h) if h.is_none_or(|h| e < h) => {
+                out.insert(line[..e].to_owned(), line[e + 1..].to_owned());
             }
+            (_, Some(h)) => {
+                let (name, delimiter) = (&line[..h], &line[h + 2..]);
+                assert!(
+                    !name.is_empty() && !delimiter.is_empty(),
+                    "bad line `{line}`"
+                );
+                let mut value = Vec::new();
+                loop {
+                    let l = lines.next().unwrap_or_else(|| {
+                        panic!("`{name}`: delimiter `{delimiter}` never closes")
+                    });
+                    if l == delimiter {
+                        break;
+                    }
+                    value.push(l);
+                }
+                out.insert(name.to_owned(), value.join("\n"));
+            }
+            _ => panic!("the runner rejects the line `{line}`"),
         }
     }
-    None
+    out
 }
 
 #[test]
@@ -127,7 +155,7 @@ fn a_passing_push_runs_the_ci_template_and_leaves_a_complete_record() {
         .stdout(predicate::str::contains("testing refs/heads/main"))
         .stdout(predicate::str::contains("::endgroup::"));
     let out = push.output();
-    assert_eq!(output_value(&out, "outcome").as_deref(), Some("success"));
+    assert_eq!(output_value(&out, "outcome").as_deref(), Some("succeeded"));
     let run_id = output_value(&out, "run-ids").unwrap();
     assert!(run_id.starts_with("run-"));
     let manifest_path = output_value(&out, "manifest").unwrap();
@@ -167,7 +195,7 @@ fn a_failing_node_is_annotated_and_the_artifacts_are_still_written() {
         .stdout(predicate::str::contains("::error file=.vizier/workflow/ci.toml,title=vizier%3A lint::node `lint` failed with exit code 1"));
     assert_eq!(
         output_value(&push.output(), "outcome").as_deref(),
-        Some("failure")
+        Some("failed")
     );
     let run_id = output_value(&push.output(), "run-ids").unwrap();
     assert!(
@@ -194,7 +222,7 @@ fn an_invalid_template_is_annotated_and_nothing_runs() {
     assert!(!push.repo.join(".vizier/jobs").exists());
     assert_eq!(
         output_value(&push.output(), "outcome").as_deref(),
-        Some("failure")
+        Some("failed")
     );
 }
 
@@ -298,4 +326,67 @@ fn a_saved_event_reproduces_the_same_run_and_job_ids_in_a_fresh_clone() {
     assert_eq!(ids(&original), ids(&reproduced));
     assert_eq!(original["template"], reproduced["template"]);
     assert_eq!(original["outcome"], reproduced["outcome"]);
+}
+
+/// The action's `outcome` output was `success` / `failure` while `action.yml` and `docs/ci.md`
+/// promise `succeeded` / `failed` (and `skipped`): the manifest's own words. The output file is read
+/// as the runner reads it, and every value is one the action documents.
+#[test]
+fn the_outcome_output_uses_the_manifest_words_the_action_documents() {
+    let action =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")).unwrap();
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md")).unwrap();
+    let cases = [
+        (&[][..], "refs/heads/main", false, 0, "succeeded"),
+        (&[("broken", "")][..], "refs/heads/main", false, 1, "failed"),
+        (&[][..], "refs/heads/gone", true, 0, "skipped"),
+    ];
+    for (extra, git_ref, deleted, code, word) in cases {
+        let push = pushed(extra);
+        let event = push.event(git_ref, deleted);
+        push.ci(push.repo.path(), &event).assert().code(code);
+        let outputs = runner_outputs(&push.output());
+        assert_eq!(
+            outputs.get("outcome").map(String::as_str),
+            Some(word),
+            "{outputs:?}"
+        );
+        assert!(
+            action.contains(&format!("`{word}`")),
+            "action.yml does not document `{word}`"
+        );
+        assert!(
+            docs.contains(&format!("`{word}`")),
+            "docs/ci.md does not document `{word}`"
+        );
+        if word != "skipped" {
+            let manifest: Value =
+                serde_json::from_slice(&std::fs::read(&outputs["manifest"]).unwrap()).unwrap();
+            assert_eq!(
+                manifest["outcome"], word,
+                "the output says what the manifest says"
+            );
+        }
+    }
+}
+
+/// `vizier ci` with no push event set only two of the documented variables; a `set -u` script that
+/// passes on GitHub failed there. Every one is set, and the changed-files variable names a file.
+#[test]
+fn a_set_u_script_sees_every_documented_variable_in_ci_without_an_event() {
+    assert_eq!(
+        crate::run::documented_variables(),
+        vizier::compile::TRIGGER_VARIABLES,
+        "docs/ci.md lists what the plan sets"
+    );
+    let repo = repo_with("ci", &crate::run::strict_env_template());
+    repo.vizier().arg("ci").assert().code(0);
+    let env = repo.read("env.txt");
+    for name in crate::run::documented_variables() {
+        assert!(
+            env.lines().any(|l| l.starts_with(&format!("{name}="))),
+            "{name}:\n{env}"
+        );
+    }
 }

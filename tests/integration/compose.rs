@@ -178,7 +178,6 @@ fn develop_runs_draft_approve_and_merge_to_the_end_with_a_scripted_agent() {
         "approve__agent",
         "approve__commit",
         "merge__integrate",
-        "merge__ci",
     ] {
         assert_eq!(node(m, stage_node)["status"], "succeeded", "{stage_node}");
     }
@@ -238,6 +237,10 @@ fn approve_repo() -> Repo {
     repo.write(
         ".vizier/workflow/approve.toml",
         include_str!("../../.vizier/workflow/approve.toml"),
+    );
+    repo.write(
+        ".vizier/prompts/approve.md",
+        include_str!("../../.vizier/prompts/approve.md"),
     );
     repo.write(
         "agent.sh",

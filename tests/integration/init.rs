@@ -15,7 +15,12 @@ const FILES: [&str; 6] = [
     ".vizier/develop.toml",
 ];
 
-const RULES: [&str; 3] = [".vizier/jobs/", ".vizier/tmp/", ".vizier/tmp-worktrees/"];
+const RULES: [&str; 4] = [
+    ".vizier/jobs/",
+    ".vizier/tmp/",
+    ".vizier/tmp-worktrees/",
+    ".vizier/artifacts/",
+];
 
 /// Every file in the repository (outside `.git`), with its content, sorted.
 fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
@@ -60,7 +65,7 @@ fn init_scaffolds_a_fresh_repository_that_validates() {
         .code(0)
         .stdout(predicate::str::contains("created    .vizier/config.toml"))
         .stdout(predicate::str::contains(
-            "updated    .gitignore (added .vizier/jobs/, .vizier/tmp/, .vizier/tmp-worktrees/)",
+            "updated    .gitignore (added .vizier/jobs/, .vizier/tmp/, .vizier/tmp-worktrees/, .vizier/artifacts/)",
         ));
     for file in FILES {
         assert!(repo.join(file).is_file(), "{file}");
@@ -80,8 +85,10 @@ fn init_scaffolds_a_fresh_repository_that_validates() {
         .stdout(predicate::str::contains("6 files valid"));
     repo.write(".vizier/jobs/x/job.json", "{}");
     repo.write(".vizier/tmp-worktrees/w/file", "");
+    repo.write(".vizier/artifacts/summary.md", "");
     let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
     assert!(!status.contains(".vizier/jobs"), "{status}");
+    assert!(!status.contains(".vizier/artifacts"), "{status}");
     assert!(!status.contains(".vizier/tmp-worktrees"), "{status}");
     assert!(status.contains(".vizier/workflow/draft.toml"), "{status}");
 }
@@ -100,7 +107,7 @@ fn init_works_from_a_subfolder_and_without_a_gitignore() {
     let ignore = repo.read(".gitignore");
     assert_eq!(
         ignore,
-        "# vizier: job records, scratch files and worktrees\n.vizier/jobs/\n.vizier/tmp/\n.vizier/tmp-worktrees/\n"
+        "# vizier: job records, scratch files, worktrees and CI artifacts\n.vizier/jobs/\n.vizier/tmp/\n.vizier/tmp-worktrees/\n.vizier/artifacts/\n"
     );
 }
 
@@ -135,12 +142,12 @@ fn init_never_overwrites_a_persons_files_and_only_adds_missing_rules() {
             "kept       .vizier/workflow/draft.toml (yours differs from the scaffold",
         ))
         .stdout(predicate::str::contains(
-            "updated    .gitignore (added .vizier/tmp-worktrees/)",
+            "updated    .gitignore (added .vizier/tmp-worktrees/, .vizier/artifacts/)",
         ));
     assert_eq!(repo.read(".vizier/workflow/draft.toml"), mine);
     assert_eq!(
         repo.read(".gitignore"),
-        "/.vizier/jobs\n.vizier/tmp/\nnode_modules\n# vizier: job records, scratch files and worktrees\n.vizier/tmp-worktrees/\n"
+        "/.vizier/jobs\n.vizier/tmp/\nnode_modules\n# vizier: job records, scratch files, worktrees and CI artifacts\n.vizier/tmp-worktrees/\n.vizier/artifacts/\n"
     );
     assert!(repo.join(".vizier/workflow/approve.toml").is_file());
     assert_eq!(backups(&repo), Vec::<String>::new());
@@ -188,9 +195,10 @@ fn init_check_reports_what_is_missing_and_writes_nothing() {
             "missing    .vizier/workflow/ci.toml",
         ))
         .stdout(predicate::str::contains(
-            "missing    .gitignore rules: .vizier/tmp/, .vizier/tmp-worktrees/",
+            "missing    .gitignore rules: .vizier/tmp/, .vizier/tmp-worktrees/, .vizier/artifacts/",
         ))
-        .stdout(predicate::str::contains("incomplete: 7 missing"));
+        .stdout(predicate::str::contains("missing    .ci/run"))
+        .stdout(predicate::str::contains("incomplete: 10 missing"));
     assert_eq!(snapshot(repo.path()), before);
 
     repo.vizier().arg("init").assert().code(0);
@@ -278,4 +286,57 @@ fn the_scaffold_matches_this_repositorys_templates() {
         .assert()
         .code(0)
         .stdout(predicates::str::contains("6 files valid"));
+}
+
+#[test]
+fn the_scaffolds_first_ci_run_succeeds_and_names_the_script_to_write() {
+    let repo = Repo::new();
+    repo.vizier()
+        .arg("init")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("created    .ci/run"))
+        .stdout(predicate::str::contains(
+            "note: .ci/run is a placeholder that passes; write your build and tests into it",
+        ));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(repo.join(".ci/run"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{mode:o}");
+    }
+    repo.vizier()
+        .args(["run", "ci"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("✔ check succeeded"));
+    let log = std::fs::read_dir(repo.join(".vizier/jobs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with("-check"))
+        .map(|e| std::fs::read_to_string(e.path().join("stdout.log")).unwrap())
+        .unwrap();
+    assert!(log.contains(".ci/run has no checks yet"), "{log}");
+}
+
+#[test]
+fn init_keeps_an_existing_ci_script_even_under_force() {
+    let repo = Repo::new();
+    let mine = "#!/bin/sh\nmake check\n";
+    repo.write(".ci/run", mine);
+    repo.vizier().arg("init").assert().code(0);
+    repo.vizier()
+        .args(["init", "--force"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("unchanged  .ci/run"));
+    assert_eq!(repo.read(".ci/run"), mine);
+    repo.vizier()
+        .args(["init", "--check"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("ok         .ci/run (customized)"));
 }

@@ -236,7 +236,9 @@ fn jobs_show_displays_the_agent_metadata() {
         .args(["jobs", "show", &job, "--format", "json"])
         .output()
         .unwrap();
-    let record: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["version"], 1);
+    let record = &doc["job"];
     assert_eq!(record["metadata"]["agent_exit_code"], 0);
     assert!(record["metadata"]["agent_duration_ms"].is_u64());
     assert_eq!(record["metadata"]["agent_command"][0], "sh");
@@ -640,14 +642,14 @@ fn the_example_agent_plans_and_implements() {
             .replace("topic = \"nothing\"", "spec = \"\"\nslug = \"\"");
         repo.write(&format!(".vizier/workflow/{alias}.toml"), &text);
     }
-    // The scaffold's draft and approve prompts are the ones used here.
-    assert!(
-        repo.read(".vizier/workflow/draft.toml")
-            .contains(draft_prompt)
+    // The scaffold's draft and approve prompts (prompt files) are the ones used here.
+    assert_eq!(
+        repo.read(".vizier/prompts/draft.md"),
+        format!("{}\n", draft_prompt.replace("\\n", "\n"))
     );
-    assert!(
-        repo.read(".vizier/workflow/approve.toml")
-            .contains(approve_prompt)
+    assert_eq!(
+        repo.read(".vizier/prompts/approve.md"),
+        format!("{approve_prompt}\n")
     );
     let mut config = repo.read(".vizier/config.toml");
     config.push_str(&agent_table(

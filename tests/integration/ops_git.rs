@@ -1,4 +1,4 @@
-//! The git operations of SPEC.md §7 — worktrees, plan documents, commits, merges with conflict
+//! The git operations — worktrees, plan documents, commits, merges with conflict
 //! resolution, the patch pipeline, build steps, merge sentinels — and the worktree clean-up of
 //! `vizier jobs retry` / `cancel`, each through a real `vizier run` on a real repository.
 
@@ -315,14 +315,22 @@ fn a_failed_run_keeps_its_worktree_and_jobs_retry_removes_only_what_the_rewound_
     assert_eq!(repo.read(&format!("{path}/progress.txt")), "progress\n");
     assert_eq!(worktrees(&repo).len(), 2);
 
-    // Running again while the branch is still checked out there: git's own reason.
+    // Running again while the branch is still checked out there, with the failed job's work in
+    // it: the worktree is not taken, and the reason names its run and the way out.
     let second = run(&repo, "flaky", &[]);
     assert_eq!(second.code, 1);
     let why = reason(&second.manifest, "prepare");
-    assert!(why.contains("'draft/flaky' is already"), "{why}");
+    assert!(
+        why.contains("branch `draft/flaky` is checked out in"),
+        "{why}"
+    );
     assert!(
         why.contains(&path),
-        "git names the worktree that holds it: {why}"
+        "names the worktree that holds it: {why}"
+    );
+    assert!(
+        why.contains(&format!("`vizier jobs clean {run_id}`")),
+        "{why}"
     );
 
     // Retrying the failed work node rewinds nothing that owns the worktree: it stays.
@@ -447,22 +455,109 @@ fn the_merge_template_squashes_the_plan_branch_onto_main_when_ci_passes() {
     let md = &node(&r.manifest, "integrate")["metadata"];
     assert_eq!(md["merge_mode"], "squash");
     assert_eq!(md["merge_commit"], repo.git(&["rev-parse", "main"]).trim());
-    assert_eq!(node(&r.manifest, "ci")["status"], "succeeded");
+    assert_eq!(md["merge_ci_exit_code"], 0);
+    assert_eq!(md["merge_target_before"], before.trim());
     assert_eq!(node(&r.manifest, "resolve")["status"], "skipped");
+    assert!(leftover_worktrees(&repo).is_empty());
     repo.git(&["rev-parse", "--verify", "draft/plan"]);
 }
 
+/// The merge template integrated onto the target and only then ran `gate.cicd`: a failing CI left
+/// the merge commit on `main`. CI now runs on the merged result first; a failure leaves `main`, its
+/// checkout and the worktrees exactly as they were, and says so.
 #[test]
-fn the_merge_template_fails_when_the_cicd_gate_fails() {
+fn a_failing_ci_leaves_the_target_exactly_where_it_was_and_says_so() {
     let repo = plan_branch_repo();
-    let r = run(&repo, "merge", &["ci_script=exit 3"]);
+    let before = repo.git(&["rev-parse", "main"]).trim().to_owned();
+    let r = run(&repo, "merge", &["ci_script=test -f feature.txt && exit 3"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert_eq!(r.manifest["outcome"], "failed");
-    let ci = node(&r.manifest, "ci");
-    assert_eq!(ci["status"], "failed");
-    assert_eq!(ci["exit_code"], 3);
+    let integrate = node(&r.manifest, "integrate");
+    assert_eq!(integrate["status"], "failed");
+    assert_eq!(integrate["exit_code"], 3);
+    let why = reason(&r.manifest, "integrate");
+    assert!(
+        why.starts_with("CI failed on the merged result ")
+            && why.ends_with(&format!(
+                "(the `cicd` gate's script exited with code 3); nothing landed: `main` stays at {}",
+                &before[..12]
+            )),
+        "{why}"
+    );
     assert_eq!(node(&r.manifest, "done")["status"], "blocked_by_dependency");
-    assert_eq!(node(&r.manifest, "integrate")["status"], "succeeded");
+    assert_eq!(repo.git(&["rev-parse", "main"]).trim(), before);
+    assert!(!repo.join("feature.txt").exists());
+    assert!(repo.git(&["status", "--porcelain"]).is_empty());
+    assert_eq!(worktrees(&repo).len(), 1);
+    assert!(leftover_worktrees(&repo).is_empty());
+}
+
+/// The CI script sees the merged result in a temporary worktree, while the target ref has not moved
+/// yet; afterwards the target moved and its clean checkout was fast-forwarded.
+#[test]
+fn ci_runs_on_the_merged_result_before_the_target_ref_moves() {
+    let repo = plan_branch_repo();
+    let before = repo.git(&["rev-parse", "main"]).trim().to_owned();
+    let root = repo.path().canonicalize().unwrap();
+    let ci = format!(
+        "test -f feature.txt && test \"$(git rev-parse main)\" = {before} && test \"$(git rev-parse HEAD)\" = \"$VIZIER_MERGE_COMMIT\" && test \"$(pwd -P)\" != {} && test ! -f {}/feature.txt && pwd -P > {}/ci-ran-in",
+        root.display(),
+        root.display(),
+        root.display()
+    );
+    let r = run(&repo, "merge", &[&format!("ci_script={ci}")]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let ran_in = repo.read("ci-ran-in");
+    assert!(ran_in.contains(".vizier/tmp-worktrees/merge-"), "{ran_in}");
+    assert_ne!(repo.git(&["rev-parse", "main"]).trim(), before);
+    assert_eq!(repo.read("feature.txt"), "feature\n");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "?? ci-ran-in\n");
+    assert!(leftover_worktrees(&repo).is_empty());
+}
+
+/// A checkout of the target that got dirty while CI ran is not touched: the node fails naming the
+/// files, with the ref unmoved.
+#[test]
+fn a_target_checkout_dirtied_during_ci_fails_the_node_with_the_ref_unmoved() {
+    let repo = plan_branch_repo();
+    let before = repo.git(&["rev-parse", "main"]).trim().to_owned();
+    let readme = repo.path().canonicalize().unwrap().join("README.md");
+    let ci = format!("echo 'edited during CI' >> {}", readme.display());
+    let r = run(&repo, "merge", &[&format!("ci_script={ci}")]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let why = reason(&r.manifest, "integrate");
+    assert!(
+        why.contains("checked out at `.` with uncommitted changes to `README.md`")
+            && why.contains("passed CI, but `main` stays at"),
+        "{why}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "main"]).trim(), before);
+    assert_eq!(repo.read("README.md"), "# demo\nedited during CI\n");
+    assert!(!repo.join("feature.txt").exists());
+    assert!(leftover_worktrees(&repo).is_empty());
+}
+
+/// The target moving while CI runs is not overwritten (compare-and-swap): the merge does not land.
+#[test]
+fn a_target_that_moves_during_ci_is_not_overwritten() {
+    let repo = plan_branch_repo();
+    repo.git(&["branch", "release", "main"]);
+    let root = repo.path().canonicalize().unwrap();
+    let ci = format!(
+        "git -C {} commit-tree -p release -m sneaky release^{{tree}} | xargs git -C {} update-ref refs/heads/release",
+        root.display(),
+        root.display()
+    );
+    let r = run(
+        &repo,
+        "merge",
+        &["target=release", &format!("ci_script={ci}")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let why = reason(&r.manifest, "integrate");
+    assert!(why.contains("`release` moved meanwhile"), "{why}");
+    assert_eq!(head_subject(&repo, "release"), "sneaky");
+    assert!(leftover_worktrees(&repo).is_empty());
 }
 
 #[test]
@@ -495,14 +590,14 @@ fn conflict_repo(slug: &str) -> Repo {
 }
 
 #[test]
-fn a_conflict_blocks_and_the_script_resolver_completes_the_merge_where_the_target_is_checked_out() {
+fn a_conflict_blocks_and_the_script_resolver_completes_the_merge_then_the_checkout_fast_forwards() {
     let repo = conflict_repo("demo");
     install(&repo, "resolve", &fixture("gate_conflict_resolution"));
     let r = run(&repo, "resolve", &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stdout
-            .contains("integrate blocked: merging `draft/demo` into `main` stopped on conflicts in `notes.txt`; the conflicted merge waits in `.`"),
+            .contains("integrate blocked: merging `draft/demo` into `main` stopped on conflicts in `notes.txt`; the conflicted merge waits in `.vizier/tmp-worktrees/merge-"),
         "{}",
         r.stdout
     );
@@ -520,6 +615,7 @@ fn a_conflict_blocks_and_the_script_resolver_completes_the_merge_where_the_targe
     assert_eq!(md["merge_note"], "completed by the conflict resolution");
     assert_eq!(md["merge_commit"], repo.git(&["rev-parse", "main"]).trim());
     assert_eq!(node(&r.manifest, "resolve")["status"], "skipped");
+    assert!(leftover_worktrees(&repo).is_empty());
 }
 
 #[test]
@@ -545,6 +641,51 @@ fn a_conflict_in_a_temporary_worktree_is_resolved_and_the_target_ref_moves() {
     assert!(sentinels(&repo).is_empty());
 }
 
+/// A conflict resolved by the gate does not skip CI: the resolved merge lands only through the
+/// integrate node's re-run, after its `cicd` gate passed on it.
+#[test]
+fn a_resolved_conflict_is_checked_by_ci_before_it_lands() {
+    let repo = conflict_repo("demo");
+    let with_ci = |script: &str| {
+        fixture("gate_conflict_resolution").replace(
+            "on = { blocked = [\"resolve\"] }",
+            &format!("gates = [{{ kind = \"cicd\", script = {script:?} }}]\non = {{ blocked = [\"resolve\"] }}"),
+        )
+    };
+    install(
+        &repo,
+        "resolve",
+        &with_ci("test \"$(cat notes.txt)\" = theirs && exit 4"),
+    );
+    let before = repo.git(&["rev-parse", "main"]).trim().to_owned();
+    let r = run(&repo, "resolve", &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(reason(&r.manifest, "integrate").starts_with("CI failed on the merged result"));
+    let integrate = node(&r.manifest, "integrate");
+    assert_eq!(integrate["status"], "failed");
+    assert_eq!(integrate["exit_code"], 4);
+    assert_eq!(integrate["attempts"], 2);
+    assert_eq!(repo.git(&["rev-parse", "main"]).trim(), before);
+    assert_eq!(repo.read("notes.txt"), "ours\n");
+    assert!(leftover_worktrees(&repo).is_empty());
+
+    // With a passing CI the resolved merge lands and the checkout follows.
+    install(
+        &repo,
+        "resolve",
+        &with_ci("test \"$(cat notes.txt)\" = theirs"),
+    );
+    let r = run(&repo, "resolve", &[]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(repo.git(&["show", "main:notes.txt"]), "theirs\n");
+    assert_eq!(repo.read("notes.txt"), "theirs\n");
+    assert_eq!(
+        node(&r.manifest, "integrate")["metadata"]["merge_ci_exit_code"],
+        0
+    );
+    assert!(leftover_worktrees(&repo).is_empty());
+}
+
 #[test]
 fn without_a_resolver_the_conflict_waits_for_a_person_and_jobs_retry_finishes_the_merge() {
     let repo = conflict_repo("plan");
@@ -557,7 +698,10 @@ fn without_a_resolver_the_conflict_waits_for_a_person_and_jobs_retry_finishes_th
     assert_eq!(node(m, "resolve")["status"], "failed");
     let why = reason(m, "resolve");
     assert!(
-        why.starts_with("conflicts remain in `.` (`notes.txt`) and `auto_resolve` is on, but the gate has no resolver `script` gate"),
+        why.starts_with("conflicts remain in `.vizier/tmp-worktrees/merge-")
+            && why.contains(
+                "(`notes.txt`) and `auto_resolve` is on, but the gate has no resolver `script` gate"
+            ),
         "{why}"
     );
     // The sentinel belongs to this run and this job.
@@ -566,12 +710,19 @@ fn without_a_resolver_the_conflict_waits_for_a_person_and_jobs_retry_finishes_th
     assert_eq!(sentinel["run_id"], run_id.as_str());
     assert_eq!(sentinel["job_id"], job_id(m, "integrate").as_str());
     assert_eq!(sentinel["conflicts"], serde_json::json!(["notes.txt"]));
-    assert_eq!(sentinel["worktree"], ".");
+    let waits = sentinel["worktree"].as_str().unwrap().to_owned();
+    assert!(waits.starts_with(".vizier/tmp-worktrees/merge-"), "{waits}");
     assert_eq!(sentinel["mode"], "squash");
+    // The user's checkout is never where a conflicted merge waits.
+    assert_eq!(repo.read("notes.txt"), "ours\n");
+    assert!(repo.git(&["status", "--porcelain"]).is_empty());
 
-    // A person resolves it in the work tree and retries the gate.
-    repo.write("notes.txt", "ours and theirs\n");
-    repo.git(&["add", "notes.txt"]);
+    // A person resolves it where it waits and retries the gate; the merge then runs CI and lands.
+    repo.write(&format!("{waits}/notes.txt"), "ours and theirs\n");
+    assert_eq!(
+        git_in_dir(&repo.join(&waits), &repo, &["add", "notes.txt"]),
+        ""
+    );
     let out = repo
         .vizier()
         .args(["jobs", "retry", &job_id(m, "resolve")])
@@ -581,21 +732,36 @@ fn without_a_resolver_the_conflict_waits_for_a_person_and_jobs_retry_finishes_th
     let m = wait_for_outcome(&repo, &run_id);
     assert_eq!(m["outcome"], "succeeded", "{m:#}");
     assert_eq!(repo.git(&["show", "main:notes.txt"]), "ours and theirs\n");
+    assert_eq!(repo.read("notes.txt"), "ours and theirs\n");
     assert_eq!(head_subject(&repo, "main"), "feat: merge plan plan");
     assert!(repo.git(&["status", "--porcelain"]).is_empty());
     assert!(sentinels(&repo).is_empty());
+    assert!(leftover_worktrees(&repo).is_empty());
+}
+
+/// git in `dir` (a worktree of `repo`), asserting it succeeded; returns stdout.
+fn git_in_dir(dir: &Path, repo: &Repo, args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(args).current_dir(dir);
+    isolate(&mut cmd, repo.home.path());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
-fn retrying_a_blocked_merge_clears_its_sentinel_and_refuses_the_unfinished_merge_left_in_place() {
+fn retrying_a_blocked_merge_clears_its_sentinel_and_its_worktree_and_merges_afresh() {
     let repo = conflict_repo("plan");
     install(&repo, "merge", MERGE);
     let r = run(&repo, "merge", &["ci_script=true"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let run_id = r.manifest["run_id"].as_str().unwrap().to_owned();
     assert_eq!(sentinels(&repo), ["plan.json"]);
-    let conflicted = repo.read("notes.txt");
-    assert!(conflicted.contains("<<<<<<<"), "{conflicted}");
+    assert_eq!(leftover_worktrees(&repo).len(), 1);
 
     let out = repo
         .vizier()
@@ -609,8 +775,27 @@ fn retrying_a_blocked_merge_clears_its_sentinel_and_refuses_the_unfinished_merge
         "{stdout}"
     );
     let m = wait_for_outcome(&repo, &run_id);
+    // The merge ran again from the start and met the same conflict, in a fresh worktree.
+    assert_eq!(node(&m, "integrate")["status"], "blocked");
+    assert_eq!(node(&m, "integrate")["attempts"], 2);
+    assert_eq!(sentinels(&repo), ["plan.json"]);
+    assert_eq!(leftover_worktrees(&repo).len(), 1);
+    assert_eq!(repo.read("notes.txt"), "ours\n");
+    assert!(repo.git(&["status", "--porcelain"]).is_empty());
+}
+
+/// A checkout of the target in the middle of a merge of its own is left alone.
+#[test]
+fn a_target_checkout_in_the_middle_of_its_own_merge_is_refused() {
+    let repo = conflict_repo("plan");
+    install(&repo, "merge", MERGE);
+    let out = repo.git_output(&["merge", "draft/plan"]);
+    assert!(!out.status.success());
+    let conflicted = repo.read("notes.txt");
+    let r = run(&repo, "merge", &["ci_script=true"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
     assert_eq!(
-        reason(&m, "integrate"),
+        reason(&r.manifest, "integrate"),
         "target branch `main` is checked out at `.` in the middle of a merge (conflicts in `notes.txt`); finish it, or undo it with `git reset --merge` there (nothing was changed)"
     );
     assert_eq!(repo.read("notes.txt"), conflicted);

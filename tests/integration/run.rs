@@ -103,7 +103,7 @@ fn a_passing_run_writes_records_and_a_manifest_and_exits_0() {
     assert_eq!(b["executor_class"], "environment.shell");
     assert_eq!(b["executor_operation"], "command.run");
     assert_eq!(node(m, "done")["control_policy"], "terminal");
-    // One job record per node, with the metadata of SPEC.md §5.2.
+    // One job record per node, with the metadata.
     let record: Value = serde_json::from_slice(
         &std::fs::read(repo.join(&format!(".vizier/jobs/{run_id}-a/job.json"))).unwrap(),
     )
@@ -551,5 +551,96 @@ fn documented_shell_and_control_examples_are_fixtures_that_run() {
         } else {
             repo.vizier().args(["run", name]).assert().code(0);
         }
+    }
+}
+
+/// `locks = [{ key = "branch:${branch}" }]` was used literally, so runs for two different branches
+/// shut each other out. The key is substituted like args; each run holds its own branch's lock.
+#[test]
+fn lock_keys_substitute_params_so_two_branches_do_not_share_a_lock() {
+    let body = "[params]\nbranch = \"main\"\nother = \"main\"\n\n[[nodes]]\nid = \"hold\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nlocks = [{ key = \"branch:${branch}\", mode = \"exclusive\" }]\n# Succeeds only while the other branch's run holds its own lock at the same time.\nargs = { command = \"touch held-${branch}; i=0; while [ ! -f held-${other} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; [ -f held-${other} ]\" }\n";
+    let repo = repo_with("lock", &template("t", body));
+    for (branch, other) in [("a", "b"), ("b", "a")] {
+        repo.vizier()
+            .args(["run", "lock", "--detach"])
+            .args(["--set", &format!("branch={branch}")])
+            .args(["--set", &format!("other={other}")])
+            .assert()
+            .code(0);
+    }
+    wait_until("both runs to end", || {
+        let m = manifests(&repo);
+        m.len() == 2 && m.iter().all(|m| m["finished_at"].is_string())
+    });
+    let mut keys = Vec::new();
+    for m in manifests(&repo) {
+        assert_eq!(node(&m, "hold")["status"], "succeeded", "{m:#}");
+        let job_id = node(&m, "hold")["job_id"].as_str().unwrap().to_owned();
+        let record: Value =
+            serde_json::from_str(&repo.read(&format!(".vizier/jobs/{job_id}/job.json"))).unwrap();
+        keys.push(
+            record["schedule"]["locks"][0]["key"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    keys.sort();
+    assert_eq!(keys, ["branch:a", "branch:b"]);
+}
+
+/// The `VIZIER_*` names `docs/ci.md` lists for nodes, read from its table.
+pub fn documented_variables() -> Vec<String> {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md"),
+    )
+    .unwrap();
+    let names: Vec<String> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `VIZIER_"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| format!("VIZIER_{name}"))
+        .collect();
+    assert_eq!(names.len(), 12, "{names:?}");
+    names
+}
+
+/// A `set -u` script reading every documented variable, and the changed-files file: passes only
+/// when each is set and the file exists.
+pub fn strict_env_template() -> String {
+    let reads: String = documented_variables()
+        .iter()
+        .map(|n| format!("printf '%s=%s\\n' {n} \"${n}\"; "))
+        .collect();
+    format!(
+        "id = \"template.env\"\nversion = \"v1\"\n\n[[nodes]]\nid = \"env\"\nkind = \"shell\"\nuses = \"cap.env.shell.cicd.run\"\nargs = {{ command = {:?} }}\n",
+        format!(
+            "set -u; {{ {reads}}} > env.txt; test -f \"$VIZIER_CHANGED_FILES\"; cat \"$VIZIER_CHANGED_FILES\" >> changed.txt"
+        )
+    )
+}
+
+/// Plain `vizier run` left 10 of the 12 documented `VIZIER_*` variables unset, so a `set -u` script
+/// that passes on GitHub failed locally. Every one is set (empty where there is no value), and
+/// `VIZIER_CHANGED_FILES` names a file.
+#[test]
+fn a_set_u_script_sees_every_documented_variable_in_a_plain_run() {
+    let repo = repo_with("env", &strict_env_template());
+    repo.vizier().args(["run", "env"]).assert().code(0);
+    let env = repo.read("env.txt");
+    let sha = repo.git(&["rev-parse", "HEAD"]);
+    for expected in [
+        format!("VIZIER_SHA={}", sha.trim()),
+        "VIZIER_REF=refs/heads/main".to_owned(),
+        "VIZIER_REF_NAME=main".to_owned(),
+        "VIZIER_REF_TYPE=branch".to_owned(),
+        "VIZIER_EVENT_NAME=local".to_owned(),
+        "VIZIER_BEFORE=".to_owned(),
+        "VIZIER_COMMIT_MESSAGE=init".to_owned(),
+    ] {
+        assert!(
+            env.lines().any(|l| l == expected),
+            "{expected} not in\n{env}"
+        );
     }
 }

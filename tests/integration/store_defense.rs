@@ -401,7 +401,9 @@ fn a_crash_before_the_manifest_leaves_no_trace_of_the_run() {
         .args(["jobs", "list", "--format", "json"])
         .assert()
         .code(0)
-        .stdout(predicate::str::diff("[]\n"))
+        .stdout(predicate::str::diff(
+            "{\n  \"version\": 1,\n  \"jobs\": []\n}\n",
+        ))
         .stderr(predicate::str::contains("corrupt").not());
     let jobs = repo.join(".vizier/jobs");
     let left: Vec<String> = std::fs::read_dir(&jobs)
@@ -495,11 +497,18 @@ fn jobs_list_during_gc_does_not_call_removed_records_corrupt() {
 fn gc_never_removes_a_run_whose_driver_still_lives() {
     let repo = repo_with("ci", OK_TEMPLATE);
     repo.vizier().args(["run", "ci"]).assert().code(0);
-    let mut driver = std::process::Command::new("sleep")
-        .arg("30")
+    // A live driver holds its run's driver lock for as long as it lives; `flock` stands in for it.
+    let run_id = manifests(&repo)[0]["run_id"].as_str().unwrap().to_owned();
+    let lock = repo.join(&format!(".vizier/jobs/drivers/{run_id}.lock"));
+    // `-o`: `sleep` does not inherit the lock, so killing `flock` frees it as a driver's death would.
+    let mut driver = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "30"])
         .spawn()
         .unwrap();
     let pid = driver.id();
+    std::thread::sleep(Duration::from_millis(200)); // `flock` takes the lock before it runs `sleep`
     edit_manifest(&repo, |m| {
         m["driver"] = serde_json::json!({ "pid": pid, "start_ticks": 0 })
     });

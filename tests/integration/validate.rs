@@ -1,4 +1,4 @@
-//! `vizier validate` (SPEC.md §4) end to end: labels, positions, output formats, determinism, the
+//! `vizier validate` end to end: labels, positions, output formats, determinism, the
 //! three places templates are read from, and exit codes. Per-rule cases live in `fixtures.rs`.
 
 use std::os::unix::fs::symlink;
@@ -739,12 +739,11 @@ fn an_unreadable_file_is_named_and_exits_3() {
             .and(predicate::str::contains("leaves the repository")),
     );
     std::fs::remove_file(repo.join(".vizier/workflow/escape.toml")).unwrap();
-    // A path outside the repository is a usage mistake, not an I/O failure.
+    // A path outside the repository is validated like any other (a linter checks what it is given).
     repo.vizier()
         .args(["validate", outside.path().to_str().unwrap()])
         .assert()
-        .code(2)
-        .stderr(predicate::str::contains("is outside the repository"));
+        .code(0);
     // `--staged` outside a git repository.
     let dir = Repo::bare_dir();
     dir.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
@@ -795,4 +794,186 @@ fn a_closed_stdout_ends_quietly() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// `cd repo && vizier validate /elsewhere/x.toml` refused the file ("outside the repository", exit
+/// 2). A linter checks any file it is given: its findings, in every format, exit 0 / 1. Only what a
+/// template names (an import) is confined: to the repository holding the file, else its own folder.
+#[test]
+fn a_file_outside_the_repository_is_validated_not_refused() {
+    let repo = repo_with("ok", OK_TEMPLATE);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().canonicalize().unwrap();
+    let bad = dir.join("loose/bad.toml");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, BAD_TEMPLATE).unwrap();
+    let bad = bad.to_str().unwrap();
+
+    let out = repo.vizier().args(["validate", bad]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(stdout.contains("error[unknown-uses]"), "{stdout}");
+    assert!(stdout.contains(&format!("--> {bad}:6:8")), "{stdout}");
+    let (code, report) = json_report(&repo, &[bad]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&report),
+        vec![("unknown-uses".to_owned(), "check".to_owned(), 6, 8)]
+    );
+    assert_eq!(diagnostics(&report)[0]["path"], bad);
+    repo.vizier()
+        .args(["validate", "--format", "github", bad])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!(
+            "::error file={bad},line=6,col=8"
+        )));
+    // A relative path that leads out of the repository, and a folder outside it.
+    let relative = pathdiff(
+        &dir.join("loose/bad.toml"),
+        &repo.path().canonicalize().unwrap(),
+    );
+    repo.vizier().args(["validate", &relative]).assert().code(1);
+    repo.vizier()
+        .args(["validate", dir.join("loose").to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("unknown-uses"));
+
+    // A clean file outside, with the repository's own templates alongside: exit 0.
+    let ok = dir.join("loose/ok.toml");
+    std::fs::write(&ok, OK_TEMPLATE).unwrap();
+    repo.vizier()
+        .args(["validate", ok.to_str().unwrap(), ".vizier/workflow/ok.toml"])
+        .assert()
+        .code(0);
+
+    // What a loose file imports stays in its own folder.
+    let composing = |import: &str| {
+        format!(
+            "id = \"template.c\"\nversion = \"v1\"\n[[imports]]\nname = \"a\"\npath = \"{import}\"\n"
+        )
+    };
+    let importer = dir.join("loose/compose.toml");
+    std::fs::write(&importer, composing("ok.toml")).unwrap();
+    repo.vizier()
+        .args(["validate", importer.to_str().unwrap()])
+        .assert()
+        .code(0);
+    std::fs::write(dir.join("secret.toml"), OK_TEMPLATE).unwrap();
+    std::fs::write(&importer, composing("../secret.toml")).unwrap();
+    repo.vizier()
+        .args(["validate", importer.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("import-error"));
+
+    // A file in another repository is confined to that repository, so it may import across folders.
+    let other = Repo::new();
+    other.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
+    other.write(".vizier/develop.toml", &composing("workflow/ok.toml"));
+    other.write(
+        "deep/compose.toml",
+        &composing("../.vizier/workflow/ok.toml"),
+    );
+    for file in [".vizier/develop.toml", "deep/compose.toml"] {
+        repo.vizier()
+            .args(["validate", other.join(file).to_str().unwrap()])
+            .assert()
+            .code(0);
+    }
+}
+
+/// `target` relative to `base` (both absolute), with `..` steps.
+fn pathdiff(target: &std::path::Path, base: &std::path::Path) -> String {
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out: Vec<String> = vec!["..".to_owned(); b.len() - common];
+    out.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    out.join("/")
+}
+
+/// A `needs` entry that no node produces validated clean, and `vizier run` then ended the run
+/// `blocked_by_dependency`. It is a `missing-producer` error at the entry, and nothing runs.
+#[test]
+fn a_need_that_no_node_produces_is_refused_before_the_run_blocks() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/err/missing-producer.toml"),
+    )
+    .unwrap();
+    let repo = repo_with("publish", &template);
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&report),
+        vec![("missing-producer".to_owned(), "publish".to_owned(), 21, 33)]
+    );
+    repo.vizier()
+        .args(["run", "publish"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[missing-producer]"));
+    assert!(
+        !repo.join(".vizier/jobs/runs").exists()
+            || std::fs::read_dir(repo.join(".vizier/jobs/runs"))
+                .unwrap()
+                .count()
+                == 0,
+        "no run was written"
+    );
+}
+
+/// In a composition the producer may be another stage or the composing file's own node; a need no
+/// stage produces is reported where it is written.
+#[test]
+fn missing_producer_looks_across_the_stages_of_a_composition() {
+    let stage = |id: &str, extra: &str| {
+        format!(
+            "id = \"template.{id}\"\nversion = \"v1\"\n[[artifact_contracts]]\nid = \"report\"\nversion = \"v1\"\n[[nodes]]\nid = \"work\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = {{ command = \"true\" }}\n{extra}"
+        )
+    };
+    let repo = Repo::new();
+    repo.write(
+        ".vizier/workflow/a.toml",
+        &stage(
+            "a",
+            "produces = { succeeded = [{ custom = { type_id = \"report\", key = \"a\" } }] }\n",
+        ),
+    );
+    repo.write(".vizier/workflow/b.toml", &stage("b", ""));
+    let composition = |need: &str| {
+        format!(
+            "id = \"template.c\"\nversion = \"v1\"\n[[artifact_contracts]]\nid = \"report\"\nversion = \"v1\"\n[[imports]]\nname = \"a\"\npath = \"workflow/a.toml\"\n[[imports]]\nname = \"b\"\npath = \"workflow/b.toml\"\n[[links]]\nfrom = \"a\"\nto = \"b\"\n[[nodes]]\nid = \"publish\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = {{ command = \"true\" }}\nneeds = [{{ custom = {{ type_id = \"report\", key = \"{need}\" }} }}]\n"
+        )
+    };
+    repo.write(".vizier/develop.toml", &composition("a"));
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 0, "{report}");
+    repo.write(".vizier/develop.toml", &composition("nobody"));
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&report),
+        vec![("missing-producer".to_owned(), "publish".to_owned(), 20, 33)]
+    );
+    assert_eq!(diagnostics(&report)[0]["path"], ".vizier/develop.toml");
+}
+
+/// A lock key's `${name}` is substituted, so an undeclared name there is `undeclared-param`.
+#[test]
+fn an_undeclared_param_in_a_lock_key_is_reported() {
+    let template = "id = \"t\"\nversion = \"v1\"\n[params]\nbranch = \"main\"\n[[nodes]]\nid = \"n\"\nkind = \"shell\"\nuses = \"cap.env.shell.command.run\"\nargs = { command = \"true\" }\nlocks = [{ key = \"branch:${brnch}\" }]\n";
+    let repo = repo_with("t", template);
+    let (code, report) = json_report(&repo, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&report),
+        vec![("undeclared-param".to_owned(), "n".to_owned(), 10, 18)]
+    );
+    assert_eq!(diagnostics(&report)[0]["help"], "did you mean `branch`?");
 }

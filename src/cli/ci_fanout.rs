@@ -1,0 +1,393 @@
+//! `vizier ci plan`, `vizier ci node`, `vizier ci collect`: one push's runs over many runners. The
+//! work is in `ci::fanout`; this file parses, renders and picks exit codes.
+
+use std::path::{Path, PathBuf};
+
+use super::Output;
+use super::args::{CiCollectArgs, CiFanout, CiFormat, CiNodeArgs, CiPlanArgs, CiPlanFormat};
+use crate::ci::CiOutcome;
+use crate::ci::fanout::{self, Compiled, FanoutPlan, PLAN_FILE, collect, node};
+use crate::ci::github::{self, Annotation, Outputs, Runner, grouped_log, limit};
+use crate::ci::push::{self, Push};
+use crate::ci::report::{self, finish, lines, write_file};
+use crate::ci::summary::Summary;
+use crate::diagnostic::render_human;
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::launch;
+use crate::store::{self, Store, to_json, write_atomic};
+use crate::validate::{Report, validate};
+use crate::workspace::{WorkTree, Workspace, default_paths};
+
+pub fn run(command: CiFanout, out: &mut Output) -> Result<u8> {
+    match command {
+        CiFanout::Plan(args) => plan(args, out),
+        CiFanout::Node(args) => run_node(args, out),
+        CiFanout::Collect(args) => run_collect(args, out),
+    }
+}
+
+struct Setup {
+    cwd: PathBuf,
+    ws: Workspace,
+    config: Option<crate::config::Config>,
+    artifacts: PathBuf,
+    gh: Runner,
+}
+
+fn setup(artifacts_dir: Option<&Path>) -> Result<Setup> {
+    let cwd = super::current_dir()?;
+    let ws = super::vizier_workspace(&cwd)?;
+    let (config, _) = launch::load_config(&ws.root)?;
+    let artifacts = push::artifacts_dir(&ws.root, artifacts_dir, config.as_ref())?;
+    std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
+        path: artifacts.clone(),
+        source,
+    })?;
+    Ok(Setup {
+        cwd,
+        ws,
+        config,
+        artifacts,
+        gh: Runner::from_env(),
+    })
+}
+
+fn load_push(s: &Setup, event_path: Option<PathBuf>) -> Result<Push> {
+    let push = Push::load(event_path)?;
+    if let Some(path) = &push.source.event_path
+        && push.event.is_some()
+    {
+        let _ = std::fs::copy(path, s.artifacts.join("event.json"));
+    }
+    Ok(push)
+}
+
+/// Renders template errors the way `vizier ci` does.
+fn render_invalid(report: &Report, github: bool, out: &mut Output) {
+    if github {
+        let annotations: Vec<Annotation> = report
+            .diagnostics
+            .iter()
+            .map(Annotation::from_diagnostic)
+            .collect();
+        out.write(&limit(annotations).commands());
+    } else {
+        out.write(&render_human(
+            &report.diagnostics,
+            &report.sources,
+            out.color(),
+        ));
+    }
+    out.write(&format!(
+        "vizier ci: {} template error(s); nothing was run\n",
+        report.errors()
+    ));
+}
+
+fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
+    let s = setup(args.artifacts_dir.as_deref())?;
+    let format = args.format.unwrap_or(if s.gh.actions {
+        CiPlanFormat::Github
+    } else {
+        CiPlanFormat::Json
+    });
+    let github = format == CiPlanFormat::Github;
+    if github && s.gh.output.is_none() {
+        return Err(Error::Usage(
+            "--format github writes to GITHUB_OUTPUT, which is not set".into(),
+        ));
+    }
+    let now = store::now();
+    let empty = |note: String, errors: usize| FanoutPlan {
+        version: fanout::PLAN_FORMAT,
+        created_at: now.clone(),
+        max_levels: usize::from(args.max_levels),
+        levels: 0,
+        note: Some(note),
+        errors,
+        runs: Vec::new(),
+    };
+    let reader = WorkTree {
+        root: s.ws.root.clone(),
+    };
+    let report = validate(&reader, &default_paths(&reader)?)?;
+    let (fanout, code) = if report.errors() > 0 {
+        render_invalid(&report, github, out);
+        (
+            empty(
+                format!("{} template error(s): nothing was run.", report.errors()),
+                report.errors(),
+            ),
+            exit::FAILED,
+        )
+    } else {
+        let push = load_push(&s, args.event_path.clone())?;
+        if let Some(deleted) = push.deleted_ref() {
+            (
+                empty(format!("`{deleted}` was deleted: nothing to run."), 0),
+                exit::OK,
+            )
+        } else {
+            let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
+            let templates = push::templates(&args.templates, s.config.as_ref());
+            match fanout::compile_templates(
+                &s.ws,
+                &s.cwd,
+                &templates,
+                s.config.as_ref(),
+                &framed.trigger,
+            )? {
+                Compiled::Invalid(report) => {
+                    render_invalid(&report, github, out);
+                    (
+                        empty(
+                            format!("{} template error(s): nothing was run.", report.errors()),
+                            report.errors(),
+                        ),
+                        exit::FAILED,
+                    )
+                }
+                Compiled::Ready(plans) => {
+                    let store = Store::new(&s.ws.root);
+                    let (fanout, _) =
+                        fanout::plan_push(&store, plans, usize::from(args.max_levels), &now);
+                    (fanout, exit::OK)
+                }
+            }
+        }
+    };
+    write_atomic(&s.artifacts.join(PLAN_FILE), &to_json(&fanout))?;
+    if github {
+        let mut outputs = Outputs::new();
+        for (name, value) in fanout.github_outputs() {
+            outputs.set(&name, value)?;
+        }
+        if let Some(path) = &s.gh.output {
+            outputs.append_to(path)?;
+        }
+        out.write(&overview(&fanout));
+    } else {
+        out.write(&String::from_utf8_lossy(&to_json(&fanout)));
+    }
+    Ok(code)
+}
+
+/// A few lines per run: its groups by level.
+fn overview(fanout: &FanoutPlan) -> String {
+    let mut text = String::new();
+    if let Some(note) = &fanout.note {
+        text.push_str(&format!("vizier ci plan: {note}\n"));
+    }
+    for run in &fanout.runs {
+        text.push_str(&format!(
+            "vizier ci plan: run {} ({}): {} group(s) in {} level(s)\n",
+            run.run_id,
+            run.template,
+            run.groups.len(),
+            run.groups.iter().map(|g| g.level + 1).max().unwrap_or(0)
+        ));
+        for g in &run.groups {
+            text.push_str(&format!(
+                "  level {} · {}: {} — {}\n",
+                g.level,
+                g.id,
+                g.nodes.join(", "),
+                g.why
+            ));
+        }
+    }
+    text
+}
+
+fn is_github(gh: &Runner, format: Option<CiFormat>) -> bool {
+    format.unwrap_or(if gh.actions {
+        CiFormat::Github
+    } else {
+        CiFormat::Text
+    }) == CiFormat::Github
+}
+
+/// The runner job, as the summary names it.
+fn runner_name() -> String {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    match (var("GITHUB_JOB"), var("RUNNER_NAME")) {
+        (Some(job), Some(runner)) => format!("{job} on {runner}"),
+        (Some(job), None) => job,
+        (None, _) => "this machine".to_owned(),
+    }
+}
+
+fn compiled_for(
+    s: &Setup,
+    fanout: &FanoutPlan,
+    trigger: &crate::compile::Trigger,
+    only: Option<&str>,
+    github: bool,
+    out: &mut Output,
+) -> Result<Option<Vec<(String, crate::compile::Plan)>>> {
+    let mut names: Vec<String> = fanout
+        .runs
+        .iter()
+        .filter(|r| only.is_none_or(|t| r.template == t))
+        .map(|r| r.template.clone())
+        .collect();
+    names.dedup();
+    match fanout::compile_templates(&s.ws, &s.cwd, &names, s.config.as_ref(), trigger)? {
+        Compiled::Ready(plans) => Ok(Some(plans)),
+        Compiled::Invalid(report) => {
+            render_invalid(&report, github, out);
+            Ok(None)
+        }
+    }
+}
+
+fn run_node(args: CiNodeArgs, out: &mut Output) -> Result<u8> {
+    let s = setup(args.artifacts_dir.as_deref())?;
+    let github = is_github(&s.gh, args.format);
+    let fanout = FanoutPlan::find(&args.store_in)?;
+    let Some((planned, _)) = fanout.group(&args.group) else {
+        return Err(Error::Usage(format!(
+            "no group `{}` in the fan-out plan; it has: {}",
+            args.group,
+            fanout
+                .runs
+                .iter()
+                .flat_map(|r| r.groups.iter().map(|g| g.id.clone()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    let template = planned.template.clone();
+    let push = load_push(&s, args.event_path.clone())?;
+    let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
+    let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, Some(&template), github, out)?
+    else {
+        return Ok(exit::FAILED);
+    };
+    let store = Store::new(&s.ws.root);
+    out.write(&format!(
+        "vizier ci node: group {} of run {} ({template})\n",
+        args.group, planned.run_id
+    ));
+    let ran = node::run_group(
+        &store,
+        &fanout,
+        &args.group,
+        compiled,
+        &args.store_in,
+        &s.artifacts,
+        &runner_name(),
+    )?;
+    for w in &ran.warnings {
+        out.write(&format!("vizier ci node: {w}\n"));
+    }
+    for &i in &ran.members {
+        let node = &ran.manifest.nodes[i];
+        let log = report::node_log(&store, &node.job_id);
+        let title = format!("{} · {}", node.node_id, node.status);
+        if github {
+            out.write(&grouped_log(&title, &log)?);
+        } else {
+            out.write(&format!("--- {title}\n{log}"));
+        }
+    }
+    out.write(&format!(
+        "vizier ci node: group {} {}; records in {}\n",
+        ran.group.id,
+        if ran.ok { "succeeded" } else { "failed" },
+        s.artifacts.display()
+    ));
+    Ok(if ran.ok { exit::OK } else { exit::FAILED })
+}
+
+fn run_collect(args: CiCollectArgs, out: &mut Output) -> Result<u8> {
+    let s = setup(args.artifacts_dir.as_deref())?;
+    let github = is_github(&s.gh, args.format);
+    let fanout = FanoutPlan::find(&args.store_in)?;
+    let mut outputs = Outputs::new();
+    outputs.set("artifacts-dir", s.artifacts.display().to_string())?;
+    if fanout.runs.is_empty() {
+        let note = fanout
+            .note
+            .clone()
+            .unwrap_or_else(|| "nothing to run.".into());
+        let failed = fanout.errors > 0;
+        out.write(&format!("vizier ci collect: {note}\n"));
+        let summary = Summary {
+            notes: vec![note],
+            ..Summary::default()
+        };
+        write_file(&s.artifacts.join("annotations.txt"), &lines([].into_iter()))?;
+        finish(
+            &s.gh,
+            &s.artifacts,
+            &summary,
+            outputs,
+            &[],
+            if failed {
+                CiOutcome::Failed
+            } else {
+                CiOutcome::Skipped
+            },
+        )?;
+        return Ok(if failed { exit::FAILED } else { exit::OK });
+    }
+    let push = load_push(&s, args.event_path.clone())?;
+    let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
+    let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, None, github, out)? else {
+        return Ok(exit::FAILED);
+    };
+    let collected = collect::collect(&s.ws.root, &fanout, compiled, &args.store_in, &s.artifacts)?;
+    let mut warnings = framed.warnings;
+    for c in &collected {
+        for w in &c.warnings {
+            warnings.push(Annotation::new(
+                github::Level::Warning,
+                github::rank::NODE_BLOCKED,
+                Some("vizier: fan-out"),
+                None,
+                &format!("run {}: {w}", c.manifest.run_id),
+            ));
+        }
+    }
+    let finished: Vec<_> = collected.iter().map(|c| c.manifest.clone()).collect();
+    let paths: Vec<_> = collected.iter().map(|c| c.path.clone()).collect();
+    let concluded = report::conclude(
+        &s.gh,
+        &s.artifacts,
+        &finished,
+        &paths,
+        warnings,
+        framed.notes,
+        outputs,
+    )?;
+    if github {
+        out.write(&concluded.limited_commands);
+    }
+    for m in &finished {
+        for n in &m.nodes {
+            let runner = n
+                .metadata
+                .get("ci_runner")
+                .and_then(|v| v.as_str())
+                .unwrap_or("-");
+            out.write(&format!("  {} · {} · {runner}\n", n.node_id, n.status));
+        }
+        out.write(&format!(
+            "vizier ci collect: run {} {}\n",
+            m.run_id,
+            m.outcome.as_deref().unwrap_or("ended")
+        ));
+    }
+    out.write(&format!(
+        "vizier ci collect: {}; artifacts in {}\n",
+        if concluded.failed { "failed" } else { "passed" },
+        s.artifacts.display()
+    ));
+    Ok(if concluded.failed {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,548 @@
+//! Node outputs: small named values a node publishes for the nodes after it.
+//!
+//! An executor writes `name=value` lines (or `name<<DELIM` … `DELIM` blocks for values of several
+//! lines) to the file named by `$VIZIER_OUTPUT`, the way a GitHub Actions step writes
+//! `$GITHUB_OUTPUT`; an agent node publishes its final answer as `text`. vizier keeps them in the
+//! job's folder (`.vizier/jobs/<job_id>/outputs.json`, so they are run-scoped and travel with the job
+//! records) and in the job's metadata (`outputs`), each at most [`VALUE_LIMIT`] bytes.
+//!
+//! Later nodes read them as data, never as shell source: scripts get the environment variables
+//! `VIZIER_OUTPUT_<NODE>_<NAME>`, and builtin args and prompt files may say
+//! `${nodes.<id>.outputs.<name>}`, resolved when the consuming node starts (a missing output fails
+//! it, naming the node and the output).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::compile::{Plan, PlanNode};
+use crate::store::{Store, to_json, write_atomic};
+use crate::template::params::{Piece, pieces};
+
+/// The environment variable naming the file a node writes its outputs to.
+pub const OUTPUT_ENV: &str = "VIZIER_OUTPUT";
+/// The largest value an output may have.
+pub const VALUE_LIMIT: usize = 1 << 20;
+/// The most a node's `$VIZIER_OUTPUT` file may hold.
+pub const FILE_LIMIT: u64 = 8 << 20;
+/// The output an agent node publishes its final answer as.
+pub const AGENT_TEXT: &str = "text";
+
+pub type Outputs = BTreeMap<String, String>;
+
+/// A reference `${nodes.<id>.outputs.<name>}`: the text between `${` and `}` split in two.
+pub fn parse_ref(inner: &str) -> Option<(&str, &str)> {
+    let rest = inner.strip_prefix("nodes.")?;
+    let at = rest.rfind(".outputs.")?;
+    let (node, name) = (&rest[..at], &rest[at + ".outputs.".len()..]);
+    (!node.is_empty() && !name.is_empty()).then_some((node, name))
+}
+
+/// Whether `${…}` text is an output reference (`nodes.` …) rather than a param.
+pub fn is_output_ref(inner: &str) -> bool {
+    inner.starts_with("nodes.")
+}
+
+/// `VIZIER_OUTPUT_<NODE>_<NAME>`: upper-cased, every character outside `[A-Z0-9]` as `_`.
+pub fn env_name(node: &str, name: &str) -> String {
+    let upper = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("VIZIER_OUTPUT_{}_{}", upper(node), upper(name))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
+/// Parses what a node wrote to `$VIZIER_OUTPUT`. A later value of a name replaces an earlier one.
+pub fn parse(text: &str) -> Result<Outputs, String> {
+    let mut out = Outputs::new();
+    let mut lines = text.split('\n').enumerate();
+    while let Some((i, raw)) = lines.next() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let heredoc = line.find("<<");
+        let equals = line.find('=');
+        let (name, value) = match (heredoc, equals) {
+            (Some(h), e) if e.is_none_or(|e| h < e) => {
+                let name = &line[..h];
+                let delim = &line[h + 2..];
+                if delim.is_empty() {
+                    return Err(format!("line {}: `{name}<<` has no delimiter", i + 1));
+                }
+                let mut value = Vec::new();
+                let mut closed = false;
+                for (_, raw) in lines.by_ref() {
+                    let l = raw.strip_suffix('\r').unwrap_or(raw);
+                    if l == delim {
+                        closed = true;
+                        break;
+                    }
+                    value.push(l);
+                }
+                if !closed {
+                    return Err(format!(
+                        "line {}: the value of `{name}` never ends: no line `{delim}` follows",
+                        i + 1
+                    ));
+                }
+                (name, value.join("\n"))
+            }
+            (_, Some(e)) => (&line[..e], line[e + 1..].to_owned()),
+            _ => {
+                return Err(format!(
+                    "line {}: expected `name=value` or `name<<DELIMITER`, got `{}`",
+                    i + 1,
+                    crate::agent::format::clip(line)
+                ));
+            }
+        };
+        if value.contains('\0') {
+            return Err(format!(
+                "line {}: the value of `{name}` holds a NUL byte",
+                i + 1
+            ));
+        }
+        if !valid_name(name) {
+            return Err(format!(
+                "line {}: `{name}` is not an output name (letters, digits, `_`, `-`)",
+                i + 1
+            ));
+        }
+        out.insert(name.to_owned(), value);
+    }
+    Ok(out)
+}
+
+/// Checks every value against [`VALUE_LIMIT`].
+pub fn check_sizes(outputs: &Outputs) -> Result<(), String> {
+    for (name, value) in outputs {
+        if value.len() > VALUE_LIMIT {
+            return Err(format!(
+                "output `{name}` is {} bytes, more than the limit of {VALUE_LIMIT} bytes (1 MiB); \
+                 write large results to a file and publish its path instead",
+                value.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What `.vizier/jobs/<job_id>/outputs.json` holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutputsFile {
+    pub job_id: String,
+    pub attempt: u32,
+    pub outputs: Outputs,
+}
+
+pub fn outputs_path(store: &Store, job_id: &str) -> PathBuf {
+    store.job_dir(job_id).join("outputs.json")
+}
+
+/// The file a job's process gives its node as `$VIZIER_OUTPUT` for one attempt.
+pub fn output_file(store: &Store, job_id: &str, attempt: u32) -> PathBuf {
+    store.job_dir(job_id).join(format!("output-{attempt}.txt"))
+}
+
+pub fn read(store: &Store, job_id: &str) -> Option<OutputsFile> {
+    let bytes = std::fs::read(outputs_path(store, job_id)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub fn write(store: &Store, file: &OutputsFile) -> Result<(), String> {
+    write_atomic(&outputs_path(store, &file.job_id), &to_json(file))
+        .map_err(|e| format!("cannot record the outputs: {e}"))
+}
+
+/// Every node upstream of `index` (through any dependency), nearest first.
+fn upstream(plan: &Plan, index: usize) -> Vec<usize> {
+    let mut seen = vec![false; plan.nodes.len()];
+    let mut order = Vec::new();
+    let mut queue: std::collections::VecDeque<usize> =
+        plan.nodes[index].deps.iter().map(|d| d.node).collect();
+    while let Some(i) = queue.pop_front() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        order.push(i);
+        queue.extend(plan.nodes[i].deps.iter().map(|d| d.node));
+    }
+    order
+}
+
+/// What a node starts with: its args with output references resolved, and the environment
+/// variables of its upstream nodes' outputs.
+pub struct Inputs {
+    pub node: PlanNode,
+    pub env: Vec<(String, String)>,
+    /// The params of the run, for prompt files.
+    pub params: BTreeMap<String, String>,
+    /// Outputs of upstream nodes by node id.
+    pub upstream: BTreeMap<String, Outputs>,
+}
+
+impl Inputs {
+    /// Substitutes `${param}` and `${nodes.<id>.outputs.<name>}` in `text` (a prompt file).
+    pub fn substitute(&self, text: &str) -> Result<String, String> {
+        substitute(text, &self.params, &self.upstream)
+    }
+}
+
+/// Replaces params and output references; `$${` is a literal `${`.
+pub fn substitute(
+    text: &str,
+    params: &BTreeMap<String, String>,
+    upstream: &BTreeMap<String, Outputs>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    for piece in pieces(text) {
+        match piece {
+            Piece::Literal(s) | Piece::Unclosed(s) => out.push_str(s),
+            Piece::Ref(inner) => {
+                if let Some((node, name)) = parse_ref(inner) {
+                    out.push_str(lookup(upstream, node, name)?);
+                } else if let Some(value) = params.get(inner) {
+                    out.push_str(value);
+                } else {
+                    return Err(format!("`${{{inner}}}` names a param that is not declared"));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn lookup<'u>(
+    upstream: &'u BTreeMap<String, Outputs>,
+    node: &str,
+    name: &str,
+) -> Result<&'u str, String> {
+    match upstream.get(node) {
+        None => Err(format!(
+            "node `{node}` left no outputs for `${{nodes.{node}.outputs.{name}}}` (it did not run, or is not upstream of this node)"
+        )),
+        Some(outputs) => outputs.get(name).map(String::as_str).ok_or_else(|| {
+            let known: Vec<&str> = outputs.keys().map(String::as_str).collect();
+            format!(
+                "node `{node}` has no output `{name}` (it wrote: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )
+        }),
+    }
+}
+
+/// Prepares a node's start: reads the outputs of its upstream nodes, resolves the output references
+/// in its deferred args, and gives the environment variables plus `$VIZIER_OUTPUT` (an empty file).
+pub fn prepare(
+    store: &Store,
+    node: &PlanNode,
+    run_id: &str,
+    attempt: u32,
+) -> Result<Inputs, String> {
+    let plan = store.load_plan(run_id).map_err(|e| e.to_string())?;
+    let mut upstream_outputs = BTreeMap::new();
+    let mut env = Vec::new();
+    if let Some(index) = plan.nodes.iter().position(|n| n.job_id == node.job_id) {
+        let mut order = upstream(&plan, index);
+        order.reverse(); // farthest first, so a nearer node's variable comes later and wins.
+        // In a composition, a node of the same stage is also known by the id its own template
+        // gave it (`agent` for `draft__agent`): prompt files and scripts are not renamed.
+        let prefix = node
+            .stage
+            .as_ref()
+            .map(|s| format!("{s}{}", crate::template::compose::STAGE_SEPARATOR));
+        let mut local = Vec::new();
+        for i in order {
+            let up = &plan.nodes[i];
+            if let Some(file) = read(store, &up.job_id) {
+                let short = prefix
+                    .as_deref()
+                    .and_then(|p| up.node_id.strip_prefix(p))
+                    .filter(|_| up.stage == node.stage);
+                for (name, value) in &file.outputs {
+                    if let Some(short) = short {
+                        local.push((env_name(short, name), value.clone()));
+                    }
+                    env.push((env_name(&up.node_id, name), value.clone()));
+                }
+                if let Some(short) = short {
+                    upstream_outputs
+                        .entry(short.to_owned())
+                        .or_insert_with(|| file.outputs.clone());
+                }
+                upstream_outputs.insert(up.node_id.clone(), file.outputs);
+            }
+        }
+        env.extend(local);
+    }
+    let mut resolved = node.clone();
+    for arg in &node.output_args {
+        if let Some(text) = node.args.get(arg) {
+            let value = substitute_deferred(text, &upstream_outputs)
+                .map_err(|e| format!("`args.{arg}`: {e}"))?;
+            resolved.args.insert(arg.clone(), value);
+        }
+    }
+    let path = output_file(store, &node.job_id, attempt);
+    // A fresh file, never one reached through a link someone left in the job's folder.
+    let _ = std::fs::remove_file(&path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| format!("cannot create `{}`: {e}", store.relative(&path)))?;
+    env.push((OUTPUT_ENV.to_owned(), path.display().to_string()));
+    Ok(Inputs {
+        node: resolved,
+        env,
+        params: plan.params.clone(),
+        upstream: upstream_outputs,
+    })
+}
+
+/// A deferred arg: params were substituted at compile time, output references and `$${` are left.
+fn substitute_deferred(text: &str, upstream: &BTreeMap<String, Outputs>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    for piece in pieces(text) {
+        match piece {
+            Piece::Literal(s) | Piece::Unclosed(s) => out.push_str(s),
+            Piece::Ref(inner) => match parse_ref(inner) {
+                Some((node, name)) => out.push_str(lookup(upstream, node, name)?),
+                None => {
+                    out.push_str("${");
+                    out.push_str(inner);
+                    out.push('}');
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// Collects what a node published: the `$VIZIER_OUTPUT` file, then the outputs its operation set
+/// (an agent's `text`), which win. Records them; an error fails the node.
+pub fn collect(
+    store: &Store,
+    job_id: &str,
+    attempt: u32,
+    from_op: &Outputs,
+) -> Result<Outputs, String> {
+    let path = output_file(store, job_id, attempt);
+    if let Ok(meta) = std::fs::metadata(&path)
+        && meta.len() > FILE_LIMIT
+    {
+        return Err(format!(
+            "`${OUTPUT_ENV}` holds {} bytes, more than the {FILE_LIMIT} bytes (8 MiB) vizier reads; \
+             each output may be at most 1 MiB",
+            meta.len()
+        ));
+    }
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            format!(
+                "`${OUTPUT_ENV}` (`{}`) is not valid UTF-8",
+                display(store, &path)
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read `${OUTPUT_ENV}`: {e}")),
+    };
+    let mut outputs = parse(&text).map_err(|e| format!("`${OUTPUT_ENV}` {e}"))?;
+    outputs.extend(from_op.iter().map(|(k, v)| (k.clone(), v.clone())));
+    check_sizes(&outputs)?;
+    write(
+        store,
+        &OutputsFile {
+            job_id: job_id.to_owned(),
+            attempt,
+            outputs: outputs.clone(),
+        },
+    )?;
+    Ok(outputs)
+}
+
+/// After a node's operation: collects and records its outputs into `result` (metadata `outputs`);
+/// outputs that cannot be read, or are too large, fail the node.
+pub fn finish(store: &Store, job_id: &str, attempt: u32, result: &mut crate::ops::OpResult) {
+    match collect(store, job_id, attempt, &result.outputs) {
+        Ok(outputs) => {
+            if !outputs.is_empty() {
+                result
+                    .metadata
+                    .insert("outputs".into(), serde_json::json!(outputs));
+            }
+        }
+        Err(message) => {
+            let failed_before = result.outcome != "succeeded";
+            result.outcome = "failed";
+            result.message = Some(match result.message.take() {
+                Some(before) if failed_before => format!("{before}; {message}"),
+                _ => message,
+            });
+        }
+    }
+}
+
+fn display(store: &Store, path: &Path) -> String {
+    store.relative(path)
+}
+
+/// Compile time: substitutes params in an arg that holds output references, leaving those references
+/// (and escaping every other `${`, from `$${` or from a param's value, as `$${`) for [`prepare`].
+pub fn defer_params(text: &str, params: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    // Text between output references, as it would read after substitution; escaped as a whole
+    // (a `$${` escape is split over two pieces by the scanner).
+    let mut fixed = String::new();
+    for piece in pieces(text) {
+        match piece {
+            Piece::Literal(s) | Piece::Unclosed(s) => fixed.push_str(s),
+            Piece::Ref(inner) if parse_ref(inner).is_some() => {
+                out.push_str(&fixed.replace("${", "$${"));
+                fixed.clear();
+                out.push_str("${");
+                out.push_str(inner);
+                out.push('}');
+            }
+            Piece::Ref(inner) => {
+                fixed.push_str(params.get(inner).ok_or_else(|| inner.to_owned())?);
+            }
+        }
+    }
+    out.push_str(&fixed.replace("${", "$${"));
+    Ok(out)
+}
+
+/// The output references in `text`: (byte range of the whole `${…}` in `text`, node id, name).
+pub fn refs_in(text: &str) -> Vec<(std::ops::Range<usize>, &str, &str)> {
+    let base = text.as_ptr() as usize;
+    pieces(text)
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Ref(inner) => {
+                let (node, name) = parse_ref(inner)?;
+                let start = inner.as_ptr() as usize - base - 2;
+                Some((start..start + inner.len() + 3, node, name))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `text` with the node id of every output reference mapped through `rename` (composition renames
+/// `<id>` to `<stage>__<id>`); everything else, escapes included, is kept byte for byte.
+pub fn rename_refs(text: &str, rename: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (range, node, name) in refs_in(text) {
+        out.push_str(&text[at..range.start]);
+        out.push_str(&format!("${{nodes.{}.outputs.{name}}}", rename(node)));
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Whether text holds a `${nodes.…}` reference.
+pub fn has_output_ref(text: &str) -> bool {
+    pieces(text)
+        .iter()
+        .any(|p| matches!(p, Piece::Ref(inner) if parse_ref(inner).is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_blocks_parse_like_github_outputs() {
+        let got =
+            parse("version=1.2.3\nnotes<<EOF\nline one\nline=two\nEOF\n\nempty=\nversion=2\r\n")
+                .unwrap();
+        assert_eq!(got["version"], "2");
+        assert_eq!(got["notes"], "line one\nline=two");
+        assert_eq!(got["empty"], "");
+        assert!(
+            parse("notes<<EOF\nnever closed\n")
+                .unwrap_err()
+                .contains("never ends")
+        );
+        assert!(parse("just text\n").unwrap_err().contains("line 1"));
+        assert!(
+            parse("bad name=1\n")
+                .unwrap_err()
+                .contains("not an output name")
+        );
+    }
+
+    #[test]
+    fn env_names_are_shell_safe() {
+        assert_eq!(env_name("first", "version"), "VIZIER_OUTPUT_FIRST_VERSION");
+        assert_eq!(
+            env_name("draft__agent", "text-out"),
+            "VIZIER_OUTPUT_DRAFT__AGENT_TEXT_OUT"
+        );
+    }
+
+    #[test]
+    fn references_split_at_the_last_outputs() {
+        assert_eq!(parse_ref("nodes.a.b.outputs.x"), Some(("a.b", "x")));
+        assert_eq!(parse_ref("nodes.a.outputs."), None);
+        assert_eq!(parse_ref("slug"), None);
+    }
+
+    #[test]
+    fn deferring_keeps_output_refs_and_escapes_everything_else() {
+        let params: BTreeMap<String, String> = [("p".to_owned(), "v ${raw}".to_owned())].into();
+        let deferred = defer_params("${p} $${lit} ${nodes.a.outputs.x}", &params).unwrap();
+        assert_eq!(deferred, "v $${raw} $${lit} ${nodes.a.outputs.x}");
+        let upstream: BTreeMap<String, Outputs> =
+            [("a".to_owned(), [("x".to_owned(), "1".to_owned())].into())].into();
+        assert_eq!(
+            substitute_deferred(&deferred, &upstream).unwrap(),
+            "v ${raw} ${lit} 1"
+        );
+        let err = substitute_deferred("${nodes.a.outputs.y}", &upstream).unwrap_err();
+        assert!(err.contains("no output `y`") && err.contains("x"), "{err}");
+        let err = substitute_deferred("${nodes.b.outputs.y}", &upstream).unwrap_err();
+        assert!(err.contains("node `b`"), "{err}");
+    }
+
+    #[test]
+    fn renaming_keeps_escapes_and_positions() {
+        let text = "a $${nodes.x.outputs.y} ${nodes.x.outputs.y} ${p}";
+        let refs = refs_in(text);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(&text[refs[0].0.clone()], "${nodes.x.outputs.y}");
+        assert_eq!(
+            rename_refs(text, |n| format!("s__{n}")),
+            "a $${nodes.x.outputs.y} ${nodes.s__x.outputs.y} ${p}"
+        );
+    }
+
+    #[test]
+    fn values_over_the_limit_are_refused() {
+        let big: Outputs = [("x".to_owned(), "a".repeat(VALUE_LIMIT + 1))].into();
+        assert!(check_sizes(&big).unwrap_err().contains("1 MiB"));
+    }
+}
