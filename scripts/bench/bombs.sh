@@ -39,7 +39,7 @@ printf 'id = "leaf"\nversion = "v1"\n%s\nargs = { command = "true" }\n' "$node" 
 printf '%-10s %10s %10s %s\n' input seconds peak_kb errors
 for t in diamond chain dangling double; do
   /usr/bin/time -f '%e %M' -o time.txt "$VIZIER" validate --format json ".vizier/workflow/$t.toml" >out.json || true
-  read -r secs kb <time.txt
-  errors=$(grep -o '"errors": [0-9]*' out.json | tail -1 | grep -o '[0-9]*$')
+  read -r secs kb < <(tail -1 time.txt)
+  errors=$(grep -o '"errors": [0-9]*' out.json | tail -1 | grep -o '[0-9]*$' || echo '-')
   printf '%-10s %10s %10s %s\n' "$t" "$secs" "$kb" "$errors"
 done

@@ -149,8 +149,9 @@ pub fn finish(
 pub fn node_log(store: &crate::store::Store, job_id: &str) -> String {
     let mut log = String::new();
     for stream in ["stdout.log", "stderr.log"] {
-        if let Ok(text) = std::fs::read_to_string(store.job_dir(job_id).join(stream)) {
-            log.push_str(&text);
+        // A record is read only as a regular file (never blocking on a FIFO in its place).
+        if let Ok(bytes) = crate::store::guard::read_regular(&store.job_dir(job_id).join(stream)) {
+            log.push_str(&String::from_utf8_lossy(&bytes));
         }
     }
     log

@@ -211,7 +211,7 @@ fn copy_run(store: &Store, m: &Manifest, artifacts: &Path) -> Result<PathBuf> {
         })?;
         for file in ["job.json", "stdout.log", "stderr.log", "outcome.json"] {
             let from = store.job_dir(&n.job_id).join(file);
-            if from.exists() {
+            if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
                 copy(&from, &dest.join(file))?;
             }
         }

@@ -170,7 +170,7 @@ impl WorktreeClaim {
     }
 
     pub fn read(store: &Store, job_id: &str) -> Option<WorktreeClaim> {
-        let bytes = std::fs::read(claim_path(store, job_id)).ok()?;
+        let bytes = crate::store::guard::read_regular(&claim_path(store, job_id)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

@@ -33,7 +33,7 @@ pub struct StoreProbe<'a> {
 
 impl Probe for StoreProbe<'_> {
     fn outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
-        let bytes = std::fs::read(self.store.outcome_path(job_id)).ok()?;
+        let bytes = store::guard::read_regular(&self.store.outcome_path(job_id)).ok()?;
         let outcome: OutcomeFile = serde_json::from_slice(&bytes).ok()?;
         (outcome.attempt == attempt).then_some(outcome)
     }
@@ -573,6 +573,7 @@ fn drive_scope(
             observe(&m);
             return Ok(m);
         }
+        store::delay_point("driver-before-tick", 300);
         let mut report = tick(store, scope, &mut cache)?;
         for mut child in report.children {
             let tx = tx.clone();

@@ -15,3 +15,15 @@ pub fn failpoint(name: &str) {
     #[cfg(not(feature = "failpoints"))]
     let _ = name;
 }
+
+/// Pauses here for `ms` milliseconds when `VIZIER_FAILPOINT` names `name` (only with
+/// `failpoints`): widens a race window so a test can hit it every time.
+#[inline]
+pub fn delay_point(name: &str, ms: u64) {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("VIZIER_FAILPOINT").is_ok_and(|v| v.split(',').any(|p| p == name)) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = (name, ms);
+}

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 pub use atomic::{Batch, write_atomic};
-pub use failpoint::failpoint;
+pub use failpoint::{delay_point, failpoint};
 pub use payload::{Payload, read_payload};
 pub use records::*;
 
@@ -477,7 +477,9 @@ impl Store {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return (good, bad);
         };
-        for entry in entries.filter_map(|e| e.ok()) {
+        let entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
+        delay_point("read-after-listing", 400);
+        for entry in entries {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(run_id) = name.strip_suffix(".json") else {

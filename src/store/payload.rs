@@ -81,7 +81,7 @@ impl Store {
 }
 
 pub fn read_payload(path: &Path) -> Result<Payload> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+    let bytes = super::guard::read_regular(path).map_err(|source| Error::Read {
         path: path.display().to_string(),
         source,
     })?;

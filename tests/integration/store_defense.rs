@@ -472,27 +472,25 @@ fn jobs_list_during_gc_does_not_call_removed_records_corrupt() {
     let repo = repo_with("ci", OK_TEMPLATE);
     repo.vizier().args(["run", "ci"]).assert().code(0);
     let files = run_files(&repo);
-    // `jobs list` starts reading, then `gc` starts removing under its feet.
-    for delay_ms in 0..6 {
-        clone_runs(&repo, &files, 100);
-        let spawn = |args: &[&str]| {
-            let mut cmd = std::process::Command::new(BIN);
-            cmd.args(args)
-                .current_dir(repo.path())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped());
-            isolate(&mut cmd, repo.home.path());
-            cmd.spawn().unwrap()
-        };
-        let list = spawn(&["jobs", "list"]);
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let gc = spawn(&["jobs", "gc", "--keep", "0"]);
-        let listed = list.wait_with_output().unwrap();
-        assert!(gc.wait_with_output().unwrap().status.success());
-        assert!(listed.status.success());
-        let stderr = String::from_utf8_lossy(&listed.stderr);
-        assert!(!stderr.contains("corrupt"), "after {delay_ms} ms: {stderr}");
-    }
+    clone_runs(&repo, &files, 20);
+    // `jobs list` lists the manifests, then pauses before reading them; `gc` removes them meanwhile.
+    let mut list = std::process::Command::new(BIN);
+    list.args(["jobs", "list"])
+        .current_dir(repo.path())
+        .env("VIZIER_FAILPOINT", "read-after-listing")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    isolate(&mut list, repo.home.path());
+    let list = list.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    repo.vizier()
+        .args(["jobs", "gc", "--keep", "0"])
+        .assert()
+        .code(0);
+    let listed = list.wait_with_output().unwrap();
+    assert!(listed.status.success());
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(!stderr.contains("corrupt"), "{stderr}");
 }
 
 #[test]
@@ -883,4 +881,84 @@ fn an_artifact_named_like_a_path_in_a_plan_is_corrupt() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains("cannot be a folder name"));
+}
+
+#[test]
+fn a_driver_finishes_its_run_while_others_list_and_gc() {
+    let body = r#"id = "c"
+version = "v1"
+
+[[nodes]]
+id = "one"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+
+[[nodes]]
+id = "two"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+after = [{ node_id = "one" }]
+
+[[nodes]]
+id = "three"
+kind = "shell"
+uses = "cap.env.shell.command.run"
+args = { command = "true" }
+after = [{ node_id = "two" }]
+"#;
+    let repo = repo_with("c", body);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spam = {
+        let stop = stop.clone();
+        let dir = repo.path().to_path_buf();
+        let home = repo.home.path().to_path_buf();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for args in [&["jobs", "list"][..], &["jobs", "gc", "--keep", "0"][..]] {
+                    let mut cmd = std::process::Command::new(BIN);
+                    cmd.args(args).current_dir(&dir);
+                    isolate(&mut cmd, &home);
+                    let out = cmd.output().unwrap();
+                    assert!(out.status.success(), "{out:?}");
+                }
+            }
+        })
+    };
+    // The driver pauses before each tick, so the others' ticks and gc have every chance to take its
+    // run from under it.
+    for _ in 0..3 {
+        repo.vizier()
+            .args(["run", "c"])
+            .env("VIZIER_FAILPOINT", "driver-before-tick")
+            .assert()
+            .code(0);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    spam.join().unwrap();
+}
+
+#[test]
+fn a_fifo_in_place_of_an_outcome_or_a_worktree_claim_never_blocks_a_tick_or_a_retry() {
+    let repo = repo_with("t", WAITING);
+    detached_waiting(&repo);
+    let ship = job_id(&repo, "ship");
+    let build = job_id(&repo, "build");
+    mkfifo(&repo.join(&format!(".vizier/jobs/{ship}/outcome.json")));
+    mkfifo(&repo.join(&format!(".vizier/jobs/{build}/worktree.json")));
+    let ok = job_id(&repo, "ok");
+    repo.vizier()
+        .args(["jobs", "approve", &ok])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(0);
+    wait_until("the run to finish", || {
+        manifests(&repo)[0]["outcome"].is_string()
+    });
+    repo.vizier()
+        .args(["jobs", "retry", &build])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(0);
 }
