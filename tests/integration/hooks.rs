@@ -540,7 +540,7 @@ fn a_missing_binary_fails_the_hook_and_says_where_it_looked() {
     // Install from a copy of the binary, then take the copy away.
     let copy_dir = tempfile::tempdir().unwrap();
     let copy = copy_dir.path().join("vizier");
-    std::fs::copy(BIN, &copy).unwrap();
+    copy_binary(Path::new(BIN), &copy);
     let mut cmd = StdCommand::new(&copy);
     cmd.args(["hooks", "install"]).current_dir(repo.path());
     isolate(&mut cmd, repo.home.path());
@@ -936,7 +936,7 @@ fn a_remembered_result_is_not_reused_across_branches_or_binaries() {
 
     let copy_dir = tempfile::tempdir().unwrap();
     let copy = copy_dir.path().join("vizier");
-    std::fs::copy(bin, &copy).unwrap();
+    copy_binary(bin, &copy);
     assert!(pre_commit(&copy), "another binary validates for itself");
 
     repo.git(&["checkout", "-q", "-b", "other"]);

@@ -136,3 +136,15 @@ version = "v1"
 id = "check"
 uses = "my-custom-thing"
 "#;
+
+/// Copies an executable for a test to run. `cp` makes the copy, not this process: a file this
+/// multi-threaded test binary holds open for writing can leak into another test's child between
+/// fork and exec, and running the copy then fails with "Text file busy".
+pub fn copy_binary(from: &std::path::Path, to: &std::path::Path) {
+    let copied = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(copied.success(), "cp {} {}", from.display(), to.display());
+}
