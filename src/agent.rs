@@ -25,7 +25,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -54,6 +54,58 @@ pub struct Invocation<'a> {
     pub env: Vec<(String, String)>,
     pub prompt: &'a str,
     pub timeout: Duration,
+    /// Where the agent's process group is noted while it runs (the job's [`GROUP_FILE`]).
+    pub group_file: Option<PathBuf>,
+}
+
+/// The file in a job's folder that names its agent's process group while the agent runs. The agent
+/// has a group of its own, so a timeout or a cancel stops it and its children without stopping the
+/// job process; but a `kill -9` of the job process would then leave the agent running, outside the
+/// job's group. The tick that finds the job vanished reads this file and stops that group too. The
+/// note is removed as soon as the agent has ended, so it never names a group that could be reused.
+pub const GROUP_FILE: &str = "agent.pgid";
+
+/// Removes the group note when the agent has ended.
+pub(crate) struct GroupNote(Option<PathBuf>);
+
+impl Drop for GroupNote {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Starts the agent in a process group of its own, in the execution root, with the prompt's pipe on
+/// stdin (and stdout piped when `piped_stdout`), and notes its group for the job.
+pub(crate) fn spawn_agent(inv: &Invocation<'_>, piped_stdout: bool) -> Result<(Child, GroupNote)> {
+    let Some((program, args)) = inv.command.split_first() else {
+        return Err(Error::Usage("the agent command is empty".into()));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(inv.dir)
+        .envs(inv.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .process_group(0);
+    if piped_stdout {
+        cmd.stdout(Stdio::piped());
+    }
+    let child = cmd.spawn().map_err(|source| Error::Spawn {
+        what: format!("the agent `{program}`"),
+        source,
+    })?;
+    let note = GroupNote(inv.group_file.clone().filter(|path| {
+        crate::store::write_atomic(path, child.id().to_string().as_bytes()).is_ok()
+    }));
+    Ok((child, note))
+}
+
+/// The agent group a job noted, if its note is there and names a plausible group.
+pub fn noted_group(job_dir: &Path) -> Option<u32> {
+    let bytes = crate::store::guard::read_regular(&job_dir.join(GROUP_FILE)).ok()?;
+    let pgid: u32 = std::str::from_utf8(&bytes).ok()?.trim().parse().ok()?;
+    (pgid > 1).then_some(pgid)
 }
 
 /// How the agent ended.
@@ -88,23 +140,10 @@ pub struct Report {
 
 /// Runs the agent to its end (or its timeout).
 pub fn invoke(inv: &Invocation<'_>) -> Result<Report> {
-    let Some((program, args)) = inv.command.split_first() else {
-        return Err(Error::Usage("the agent command is empty".into()));
-    };
     let log = StdoutLog::open();
     let _signals = StopSignals::install();
     let started = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(inv.dir)
-        .envs(inv.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            what: format!("the agent `{program}`"),
-            source,
-        })?;
+    let (mut child, _note) = spawn_agent(inv, false)?;
     feed_stdin(&mut child, inv.prompt);
     let ending = wait(&mut child, started + inv.timeout)?;
     let duration = started.elapsed();
@@ -303,8 +342,38 @@ mod tests {
             env: vec![("AGENT_TEST".into(), "yes".into())],
             prompt,
             timeout,
+            group_file: None,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn the_agent_group_is_noted_while_it_runs_and_the_note_removed_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let note = dir.path().join(GROUP_FILE);
+        // The note is written right after the start: wait for it, then compare it with our pid.
+        let script = format!(
+            "n='{}'; i=0; while [ ! -s \"$n\" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; \
+             test \"$(cat \"$n\")\" = \"$$\"",
+            note.display()
+        );
+        let command = vec!["sh".to_owned(), "-c".to_owned(), script];
+        let report = invoke(&Invocation {
+            command: &command,
+            dir: dir.path(),
+            env: Vec::new(),
+            prompt: "",
+            timeout: Duration::from_secs(30),
+            group_file: Some(note.clone()),
+        })
+        .unwrap();
+        assert_eq!(
+            report.ending,
+            Ending::Exited(0),
+            "the note names the agent's group"
+        );
+        assert!(!note.exists(), "the note is gone once the agent ended");
+        assert_eq!(noted_group(dir.path()), None);
     }
 
     #[test]
@@ -365,6 +434,7 @@ mod tests {
             env: Vec::new(),
             prompt: "",
             timeout: Duration::from_secs(5),
+            group_file: None,
         })
         .unwrap_err();
         assert!(err.to_string().contains("no-such-agent-program"), "{err}");

@@ -6,15 +6,14 @@
 //! The process handling (own group, prompt on stdin, timeout, stop on cancel) is the text mode's.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::format::{OutputFormat, Tracker};
-use super::{Ending, Invocation, StopSignals, feed_stdin, wait};
-use crate::error::{Error, Result};
+use super::{Ending, Invocation, StopSignals, feed_stdin, spawn_agent, wait};
+use crate::error::Result;
 
 /// How long the reader may take after the agent exited (a grandchild may still hold the pipe).
 const DRAIN: Duration = Duration::from_secs(2);
@@ -36,23 +35,9 @@ pub fn invoke_stream(
     format: OutputFormat,
     raw: Option<PathBuf>,
 ) -> Result<Streamed> {
-    let Some((program, args)) = inv.command.split_first() else {
-        return Err(Error::Usage("the agent command is empty".into()));
-    };
     let _signals = StopSignals::install();
     let started = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(inv.dir)
-        .envs(inv.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            what: format!("the agent `{program}`"),
-            source,
-        })?;
+    let (mut child, _note) = spawn_agent(inv, true)?;
     let tracker = Arc::new(Mutex::new(Tracker::new(format)));
     let (done_tx, done_rx) = mpsc::channel::<()>();
     if let Some(stdout) = child.stdout.take() {
@@ -124,6 +109,7 @@ mod tests {
                 env: Vec::new(),
                 prompt: "the prompt",
                 timeout,
+                group_file: None,
             },
             OutputFormat::CodexJsonl,
             Some(dir.path().join("raw.jsonl")),

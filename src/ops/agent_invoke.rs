@@ -76,6 +76,7 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
             env,
             prompt: &prompt.text,
             timeout,
+            group_file: Some(ctx.store.job_dir(&ctx.node.job_id).join(agent::GROUP_FILE)),
         },
         format,
         Some(raw),

@@ -192,6 +192,11 @@ fn resolve_with_agent(
                 crate::agent::DEFAULT_TIMEOUT,
                 std::time::Duration::from_secs,
             ),
+            group_file: Some(
+                ctx.store
+                    .job_dir(&ctx.node.job_id)
+                    .join(crate::agent::GROUP_FILE),
+            ),
         },
         agent.format(),
         None,

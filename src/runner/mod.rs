@@ -283,6 +283,8 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             let job_id = &plan.nodes[*i].job_id;
             let mut groups: Vec<u32> = recorded.iter().map(|p| p.pid).collect();
             groups.extend(exec::claimant(store, job_id, *attempt).map(|p| p.pid));
+            // An agent runs in a group of its own, which the job noted while it ran.
+            groups.extend(crate::agent::noted_group(&store.job_dir(job_id)));
             exec::orphans::stop_orphans(&groups);
         }
         for &i in &out.requeued {

@@ -292,6 +292,35 @@ fn cancelling_the_job_stops_the_agent_and_what_it_started() {
 }
 
 #[test]
+fn a_kill_9_of_the_job_process_stops_its_agent_too() {
+    // The agent runs in a process group of its own, so stopping the job's group alone would leave
+    // it running beside a retry.
+    let repo = agent_repo(
+        FAN,
+        "cat >/dev/null\necho $$ > out/pid.tmp; mv out/pid.tmp out/pid\nwhile :; do sleep 1; done",
+        "",
+    );
+    repo.vizier()
+        .args(["run", "fan", "--detach"])
+        .assert()
+        .code(0);
+    crate::run::wait_until("the agent to start", || repo.join("out/pid").is_file());
+    let job_pid = node(&manifests(&repo)[0], "agent")["process"]["pid"]
+        .as_u64()
+        .unwrap() as i32;
+    // SAFETY: kill(2) of the job process alone, as a crash would end it.
+    unsafe {
+        libc::kill(job_pid, libc::SIGKILL);
+    }
+    crate::run::wait_until("the job process to die", || {
+        std::fs::read_to_string(format!("/proc/{job_pid}/stat")).map_or(true, |s| s.contains(") Z"))
+    });
+    repo.vizier().args(["jobs", "list"]).assert().code(0);
+    wait_gone(&repo, "pid");
+    assert_eq!(node(&manifests(&repo)[0], "agent")["status"], "failed");
+}
+
+#[test]
 fn a_failing_agent_fails_its_node_with_its_exit_code() {
     let repo = agent_repo(FAN, "cat >/dev/null; echo 'no luck' >&2; exit 3", "");
     let (code, m) = run_json(&repo, "fan", &[]);
