@@ -192,13 +192,7 @@ impl Store {
         if !ids::is_run_id(run_id) {
             return Err(corrupt(&path, ids::explain_run_id(run_id)));
         }
-        let bytes = guard::read_regular(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::Other {
-                corrupt(&path, e.to_string())
-            } else {
-                io_read(&path)(e)
-            }
-        })?;
+        let bytes = read_record_bytes(&path)?;
         let plan: Plan =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
         check_plan(&plan, run_id).map_err(|e| corrupt(&path, e))?;
@@ -212,13 +206,7 @@ impl Store {
         if !is_store_name(job_id) {
             return Err(corrupt(&path, ids::explain_job_id(job_id)));
         }
-        let bytes = guard::read_regular(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::Other {
-                corrupt(&path, e.to_string())
-            } else {
-                io_read(&path)(e)
-            }
-        })?;
+        let bytes = read_record_bytes(&path)?;
         serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))
     }
 
@@ -589,6 +577,18 @@ pub fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("records serialize");
     bytes.push(b'\n');
     bytes
+}
+
+/// A record's bytes, read only if it is a regular file: anything else (a FIFO, a device) is a
+/// corrupt record, never waited on; a failure to read is an I/O error naming the path.
+fn read_record_bytes(path: &Path) -> Result<Vec<u8>> {
+    guard::read_regular(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Other {
+            corrupt(path, e.to_string())
+        } else {
+            io_read(path)(e)
+        }
+    })
 }
 
 fn corrupt(path: &Path, message: impl Into<String>) -> Error {
