@@ -126,6 +126,11 @@ pub fn manifest() -> Value {
             "outcome": { "type": ["string", "null"], "enum": ["succeeded", "failed", null] },
             "nodes": { "type": "array", "items": node() },
             "requeues": { "type": "integer", "minimum": 0 },
+            "after_runs": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "runs whose success this run's entry nodes wait for (`vizier run --after`)"
+            },
             "driver": {
                 "type": "object",
                 "required": ["pid"],

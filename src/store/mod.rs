@@ -299,6 +299,7 @@ impl Store {
                 .collect(),
             requeues: 0,
             driver: None,
+            after_runs: plan.after_runs.clone(),
         }
     }
 

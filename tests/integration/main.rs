@@ -23,6 +23,7 @@ mod outputs;
 mod prompt_files;
 mod pty;
 mod run;
+mod run_inputs;
 mod schema;
 mod store_defense;
 mod support;
