@@ -193,7 +193,10 @@ pub struct RunInputs {
 
 /// Validates the template (and the config) without compiling it: the parsed template, or the
 /// report when it has errors. For `vizier run <alias> --help` and `vizier list`.
-pub fn inspect(root: &Path, resolved: &Resolved) -> Result<std::result::Result<Box<crate::template::Template>, Box<Report>>> {
+pub fn inspect(
+    root: &Path,
+    resolved: &Resolved,
+) -> Result<std::result::Result<Box<crate::template::Template>, Box<Report>>> {
     let reader = WorkTree {
         root: root.to_path_buf(),
     };
@@ -203,7 +206,10 @@ pub fn inspect(root: &Path, resolved: &Resolved) -> Result<std::result::Result<B
     }
     match report.templates.get(&resolved.path) {
         Some(t) => Ok(Ok(Box::new(t.clone()))),
-        None => Err(Error::Usage(format!("`{}` is not a template", resolved.path))),
+        None => Err(Error::Usage(format!(
+            "`{}` is not a template",
+            resolved.path
+        ))),
     }
 }
 
@@ -285,7 +291,8 @@ pub fn prepare_run(
         .get(&resolved.path)
         .ok_or_else(|| Error::Usage(format!("`{}` is not a template", resolved.path)))?;
     let alias = resolved.alias.as_deref().unwrap_or(resolved.path.as_str());
-    let mut sets = crate::template::inputs::bind(template, alias, &inputs.words).map_err(Error::Usage)?;
+    let mut sets =
+        crate::template::inputs::bind(template, alias, &inputs.words).map_err(Error::Usage)?;
     sets.extend(inputs.sets.iter().cloned());
     let params = resolve_params(template, &sets).map_err(compile_error)?;
     if let Some(message) = crate::template::inputs::missing_required(template, alias, &params) {

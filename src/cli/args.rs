@@ -123,7 +123,11 @@ pub struct RunArgs {
     #[arg(required_unless_present = "help")]
     pub template: Option<String>,
     /// The template's own inputs: its `[cli]` positionals and `--<named> value` flags
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "INPUT")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "INPUT"
+    )]
     pub inputs: Vec<String>,
     /// Override a param: --set name=value
     #[arg(long = "set", value_name = "NAME=VALUE")]

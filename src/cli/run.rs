@@ -121,7 +121,10 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
 
     if !plan.after_runs.is_empty() && args.format == RunFormat::Text {
         // Printed before anything waits, so the person sees why nothing starts yet.
-        out.write(&format!("waits for run(s) {}\n", plan.after_runs.join(", ")));
+        out.write(&format!(
+            "waits for run(s) {}\n",
+            plan.after_runs.join(", ")
+        ));
     }
     let manifest = launch::materialize(&store, &mut plan, !args.detach)?;
     if args.detach {
@@ -250,7 +253,9 @@ fn own_flags_after_inputs(mut args: RunArgs) -> Result<RunArgs> {
             rest.extend(words.by_ref());
             break;
         }
-        let name = word.strip_prefix("--").map(|w| w.split('=').next().unwrap_or(w));
+        let name = word
+            .strip_prefix("--")
+            .map(|w| w.split('=').next().unwrap_or(w));
         let arg = run.get_arguments().find(|a| {
             name.is_some_and(|n| a.get_long() == Some(n))
                 || a.get_short().is_some_and(|s| word == format!("-{s}"))

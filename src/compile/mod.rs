@@ -591,7 +591,12 @@ pub fn assign_run_id(plan: &mut Plan, sequence: u64) {
             h.update((after.len() as u64).to_be_bytes());
             h.update(after.as_bytes());
         }
-        let hex: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let hex: String = h
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         plan.run_id = format!("run-{hex}");
     }
     for node in &mut plan.nodes {

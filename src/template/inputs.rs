@@ -147,7 +147,10 @@ pub fn bind(template: &Template, alias: &str, words: &[String]) -> Result<Vec<St
                 None => (flag, None),
             };
             let Some(param) = named(flag) else {
-                return Err(format!("unknown flag `--{flag}` for `{alias}`; {}", listing()));
+                return Err(format!(
+                    "unknown flag `--{flag}` for `{alias}`; {}",
+                    listing()
+                ));
             };
             let value = match inline {
                 Some(v) => v,
@@ -165,7 +168,10 @@ pub fn bind(template: &Template, alias: &str, words: &[String]) -> Result<Vec<St
             continue;
         }
         if !flags_done && word.len() > 1 && word.starts_with('-') {
-            return Err(format!("unknown flag `{word}` for `{alias}`; {}", listing()));
+            return Err(format!(
+                "unknown flag `{word}` for `{alias}`; {}",
+                listing()
+            ));
         }
         let Some(param) = positional.get(next_position) else {
             return Err(format!(
@@ -254,7 +260,10 @@ named = { file = "spec_file", name = "slug" }
     fn unknown_words_list_the_inputs() {
         let t = template(DRAFT);
         let e = bind(&t, "draft", &words(&["--nope", "1"])).unwrap_err();
-        assert!(e.contains("unknown flag `--nope`") && e.contains("`slug`"), "{e}");
+        assert!(
+            e.contains("unknown flag `--nope`") && e.contains("`slug`"),
+            "{e}"
+        );
         let e = bind(&t, "draft", &words(&["a", "b", "c"])).unwrap_err();
         assert!(e.contains("unexpected argument `c`"), "{e}");
         let e = bind(&t, "draft", &words(&["--name"])).unwrap_err();

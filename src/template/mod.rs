@@ -7,8 +7,8 @@
 pub mod compose;
 pub mod graph;
 pub mod identity;
-pub mod param_graph;
 pub mod inputs;
+pub mod param_graph;
 pub mod params;
 mod parse;
 pub(crate) mod walk;

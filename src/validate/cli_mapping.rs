@@ -103,7 +103,10 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template) {
                     Rule::CliMapping,
                     cli.file,
                     flag.span.clone(),
-                    format!("named flag `{}` cannot be typed as `--{}`", flag.value, flag.value),
+                    format!(
+                        "named flag `{}` cannot be typed as `--{}`",
+                        flag.value, flag.value
+                    ),
                 )
                 .help("use letters, digits, `-` and `_`, starting with a letter or digit"),
             );

@@ -24,6 +24,7 @@ mod prompt_files;
 mod pty;
 mod run;
 mod run_inputs;
+mod run_locks;
 mod schema;
 mod store_defense;
 mod support;

@@ -175,7 +175,10 @@ fn wait_finished(repo: &Repo, run_id: &str) -> Value {
         if m["outcome"].is_string() {
             return m;
         }
-        assert!(std::time::Instant::now() < deadline, "run {run_id} did not end: {m}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run {run_id} did not end: {m}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -239,9 +242,10 @@ fn after_waits_for_a_run_to_succeed_and_is_recorded() {
         .args(["jobs", "schedule"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("{second}  template.follow  active")).and(
-            predicate::str::contains(format!("after {first}")),
-        ));
+        .stdout(
+            predicate::str::contains(format!("{second}  template.follow  active"))
+                .and(predicate::str::contains(format!("after {first}"))),
+        );
     std::fs::write(repo.join("go"), "").unwrap();
     assert_eq!(wait_finished(&repo, &first)["outcome"], "succeeded");
     assert_eq!(wait_finished(&repo, &second)["outcome"], "succeeded");
@@ -274,7 +278,9 @@ fn after_an_unknown_run_is_a_usage_error() {
         .args(["run", "follow", "--after", "run-0000000000000000"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--after run-0000000000000000: no such run"));
+        .stderr(predicate::str::contains(
+            "--after run-0000000000000000: no such run",
+        ));
 }
 
 #[test]
@@ -290,7 +296,15 @@ fn after_is_part_of_the_run_id() {
         .unwrap();
     let after = repo
         .vizier()
-        .args(["run", "follow", "--after", &first, "--dry-run", "--format", "json"])
+        .args([
+            "run",
+            "follow",
+            "--after",
+            &first,
+            "--dry-run",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let id = |o: &std::process::Output| {
@@ -302,7 +316,15 @@ fn after_is_part_of_the_run_id() {
     assert_ne!(id(&plain), id(&after));
     let again = repo
         .vizier()
-        .args(["run", "follow", "--after", &first, "--dry-run", "--format", "json"])
+        .args([
+            "run",
+            "follow",
+            "--after",
+            &first,
+            "--dry-run",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(id(&after), id(&again));
