@@ -424,6 +424,23 @@ fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>) -> Str
 mod tests {
     use super::fit;
 
+    /// A `[cli.named]` flag that shadowed one of `vizier run`'s own would be unreachable: the
+    /// validator's list must hold every long flag the command has.
+    #[test]
+    fn the_validators_run_flags_are_the_commands_flags() {
+        use clap::CommandFactory;
+        let command = crate::cli::args::Cli::command();
+        let run = command.find_subcommand("run").unwrap();
+        for arg in run.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                assert!(
+                    crate::template::inputs::RUN_FLAGS.contains(&long),
+                    "`--{long}` is missing from RUN_FLAGS"
+                );
+            }
+        }
+    }
+
     #[test]
     fn fit_counts_terminal_columns() {
         assert_eq!(fit("abcdef", 6), "abcdef");
