@@ -183,7 +183,12 @@ pub fn job_record() -> Value {
                             "required": ["key", "mode"],
                             "properties": {
                                 "key": { "type": "string" },
-                                "mode": { "type": "string", "enum": ["shared", "exclusive"] }
+                                "mode": { "type": "string", "enum": ["shared", "exclusive"] },
+                                "scope": {
+                                    "type": "string",
+                                    "enum": ["run"],
+                                    "description": "held from the first node naming it until the run ends"
+                                }
                             }
                         }
                     }

@@ -96,7 +96,8 @@ pub fn schema() -> Value {
                     "required": ["key"],
                     "properties": {
                         "key": { "type": "string" },
-                        "mode": string_enum(&["shared", "exclusive"])
+                        "mode": string_enum(&["shared", "exclusive"]),
+                        "scope": string_enum(&["node", "run"])
                     }
                 }
             },

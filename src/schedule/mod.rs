@@ -748,4 +748,24 @@ args = { command = "true" }
         assert!(out.start.is_empty());
         assert_eq!(m.nodes[0].status, Status::Queued);
     }
+
+    #[test]
+    fn a_run_wide_lock_binds_other_runs_not_its_own_and_outlives_the_job() {
+        let mut locks = LockTable::default();
+        locks.add_for_run("branch:main", "exclusive", "run-a-merge", "run-a");
+        // Released jobs keep a run-wide lock: it goes with the run.
+        locks.release("run-a-merge");
+        assert_eq!(
+            locks.conflict_in("branch:main", "exclusive", "run-a-other", "run-a"),
+            None
+        );
+        assert_eq!(
+            locks.conflict_in("branch:main", "exclusive", "run-b-merge", "run-b"),
+            Some("run-a-merge")
+        );
+        assert_eq!(
+            locks.conflict_in("branch:dev", "exclusive", "run-b-merge", "run-b"),
+            None
+        );
+    }
 }
