@@ -256,10 +256,14 @@ fn own_flags_after_inputs(mut args: RunArgs) -> Result<RunArgs> {
         let name = word
             .strip_prefix("--")
             .map(|w| w.split('=').next().unwrap_or(w));
-        let arg = run.get_arguments().find(|a| {
-            name.is_some_and(|n| a.get_long() == Some(n))
-                || a.get_short().is_some_and(|s| word == format!("-{s}"))
-        });
+        // The subcommand's own flags, and the global ones (`--color`) declared on the root.
+        let arg = run
+            .get_arguments()
+            .chain(command.get_arguments().filter(|a| a.is_global_set()))
+            .find(|a| {
+                name.is_some_and(|n| a.get_long() == Some(n))
+                    || a.get_short().is_some_and(|s| word == format!("-{s}"))
+            });
         match arg {
             Some(a) if a.get_id() != "inputs" => {
                 let takes_value = a.get_action().takes_values();

@@ -331,3 +331,48 @@ fn after_is_part_of_the_run_id() {
     std::fs::write(repo.join("go"), "").unwrap();
     wait_finished(&repo, &first);
 }
+
+#[test]
+fn the_init_scaffold_declares_descriptions_and_inputs() {
+    let repo = Repo::new();
+    repo.vizier().arg("init").assert().success();
+    repo.vizier().arg("list").assert().success().stdout(
+        predicate::str::contains("draft    Draft an implementation plan")
+            .and(predicate::str::contains("merge    Merge a plan branch")),
+    );
+    repo.vizier()
+        .args(["run", "merge", "--help"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Usage: vizier run merge [SLUG] [OPTIONS]")
+                .and(predicate::str::contains("--target <TARGET>"))
+                .and(predicate::str::contains("vizier run merge <slug>")),
+        );
+    // A positional and a named input reach the plan, with a run flag after them.
+    let out = repo
+        .vizier()
+        .args([
+            "run",
+            "merge",
+            "login-fix",
+            "--target",
+            "release",
+            "--dry-run",
+            "--format",
+            "json",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["params"]["slug"], "login-fix");
+    assert_eq!(v["params"]["branch"], "draft/login-fix");
+    assert_eq!(v["params"]["target"], "release");
+}
