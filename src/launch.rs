@@ -383,5 +383,16 @@ pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manif
         manifest.driver = Some(crate::exec::hold_driver(store, &plan.run_id)?);
     }
     store.materialize(plan, &manifest)?;
+    // The dependency is recorded on both sides: the runs waited for list this one.
+    let mut batch = store::Batch::default();
+    for after in &plan.after_runs {
+        if let Some(mut m) = store.load_manifest(after)?
+            && !m.followed_by.contains(&plan.run_id)
+        {
+            m.followed_by.push(plan.run_id.clone());
+            batch.add(&store.manifest_path(after), store::to_json_compact(&m));
+        }
+    }
+    batch.commit()?;
     Ok(manifest)
 }

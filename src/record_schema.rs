@@ -131,6 +131,11 @@ pub fn manifest() -> Value {
                 "items": { "type": "string" },
                 "description": "runs whose success this run's entry nodes wait for (`vizier run --after`)"
             },
+            "followed_by": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "runs started with `--after` this run"
+            },
             "driver": {
                 "type": "object",
                 "required": ["pid"],

@@ -300,6 +300,7 @@ impl Store {
             requeues: 0,
             driver: None,
             after_runs: plan.after_runs.clone(),
+            followed_by: Vec::new(),
         }
     }
 

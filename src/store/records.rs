@@ -196,6 +196,9 @@ pub struct Manifest {
     /// Runs this run's entry nodes wait for (`vizier run --after`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_runs: Vec<String>,
+    /// Runs started with `--after` this run: they wait for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed_by: Vec<String>,
 }
 
 impl Manifest {

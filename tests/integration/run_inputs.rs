@@ -228,6 +228,10 @@ fn after_waits_for_a_run_to_succeed_and_is_recorded() {
     assert_ne!(first, second);
     let m = manifest(&repo, &second);
     assert_eq!(m["after_runs"], serde_json::json!([first]));
+    assert_eq!(
+        manifest(&repo, &first)["followed_by"],
+        serde_json::json!([second])
+    );
     // The entry node waits, saying for what.
     repo.vizier().args(["jobs", "list"]).assert().success();
     let m = manifest(&repo, &second);
