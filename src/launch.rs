@@ -175,6 +175,102 @@ pub fn prepare_with(
     trigger: Trigger,
     user_config: bool,
 ) -> Result<Prepared> {
+    let inputs = RunInputs {
+        sets: sets.to_vec(),
+        ..RunInputs::default()
+    };
+    prepare_run(root, resolved, &inputs, trigger, user_config)
+}
+
+/// What `vizier run` was given besides the template: `--set` overrides, the words after the
+/// alias (bound through `[cli]`), and the runs this one waits for (`--after`).
+#[derive(Clone, Debug, Default)]
+pub struct RunInputs {
+    pub sets: Vec<String>,
+    pub words: Vec<String>,
+    pub after: Vec<String>,
+}
+
+/// Validates the template (and the config) without compiling it: the parsed template, or the
+/// report when it has errors. For `vizier run <alias> --help` and `vizier list`.
+pub fn inspect(
+    root: &Path,
+    resolved: &Resolved,
+) -> Result<std::result::Result<Box<crate::template::Template>, Box<Report>>> {
+    let reader = WorkTree {
+        root: root.to_path_buf(),
+    };
+    let report = validate(&reader, std::slice::from_ref(&resolved.path))?;
+    if report.errors() > 0 {
+        return Ok(Err(Box::new(report)));
+    }
+    match report.templates.get(&resolved.path) {
+        Some(t) => Ok(Ok(Box::new(t.clone()))),
+        None => Err(Error::Usage(format!(
+            "`{}` is not a template",
+            resolved.path
+        ))),
+    }
+}
+
+/// Every alias `vizier run` accepts, sorted, with the file it names: `[commands]`, then
+/// `.vizier/workflow/<alias>.toml` and `.vizier/<alias>.toml` (the first one found wins).
+pub fn aliases(ws: &Workspace, config: Option<&Config>) -> Vec<Resolved> {
+    let mut out: Vec<Resolved> = Vec::new();
+    if let Some(c) = config {
+        for (name, path) in &c.commands {
+            out.push(Resolved {
+                path: path.trim_start_matches("./").to_owned(),
+                alias: Some(name.clone()),
+            });
+        }
+    }
+    for dir in [WORKFLOW_DIR, VIZIER_DIR] {
+        let mut found: Vec<String> = std::fs::read_dir(ws.root.join(dir))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        for n in found {
+            let path = format!("{dir}/{n}");
+            if let Some(stem) = n.strip_suffix(".toml")
+                && path != CONFIG_PATH
+                && !out.iter().any(|r| r.alias.as_deref() == Some(stem))
+            {
+                out.push(Resolved {
+                    path,
+                    alias: Some(stem.to_owned()),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.alias.cmp(&b.alias));
+    out
+}
+
+/// The template's `description`, read without validating (for listings); `None` when absent or
+/// the file does not parse.
+pub fn description(root: &Path, path: &str) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(path)).ok()?;
+    crate::template::parse_template(0, &text)
+        .template?
+        .description
+        .map(|d| d.value)
+}
+
+/// As [`prepare_with`], with the template's command-line inputs and `--after` runs.
+pub fn prepare_run(
+    root: &Path,
+    resolved: &Resolved,
+    inputs: &RunInputs,
+    trigger: Trigger,
+    user_config: bool,
+) -> Result<Prepared> {
     let reader = WorkTree {
         root: root.to_path_buf(),
     };
@@ -194,7 +290,14 @@ pub fn prepare_with(
         .templates
         .get(&resolved.path)
         .ok_or_else(|| Error::Usage(format!("`{}` is not a template", resolved.path)))?;
-    let params = resolve_params(template, sets).map_err(compile_error)?;
+    let alias = resolved.alias.as_deref().unwrap_or(resolved.path.as_str());
+    let mut sets =
+        crate::template::inputs::bind(template, alias, &inputs.words).map_err(Error::Usage)?;
+    sets.extend(inputs.sets.iter().cloned());
+    let params = resolve_params(template, &sets).map_err(compile_error)?;
+    if let Some(message) = crate::template::inputs::missing_required(template, alias, &params) {
+        return Err(Error::Usage(message));
+    }
     let plan = compile(
         template,
         &resolved.path,
@@ -204,6 +307,7 @@ pub fn prepare_with(
     )
     .map_err(compile_error)?;
     let mut plan = plan;
+    plan.after_runs = inputs.after.clone();
     let user = user.as_ref().map(|(c, p)| (c, p.as_str()));
     require_agent(&plan, report.config.as_ref(), user)?;
     plan.user_config = user.map(|(_, p)| p.to_owned());
@@ -279,5 +383,16 @@ pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manif
         manifest.driver = Some(crate::exec::hold_driver(store, &plan.run_id)?);
     }
     store.materialize(plan, &manifest)?;
+    // The dependency is recorded on both sides: the runs waited for list this one.
+    let mut batch = store::Batch::default();
+    for after in &plan.after_runs {
+        if let Some(mut m) = store.load_manifest(after)?
+            && !m.followed_by.contains(&plan.run_id)
+        {
+            m.followed_by.push(plan.run_id.clone());
+            batch.add(&store.manifest_path(after), store::to_json_compact(&m));
+        }
+    }
+    batch.commit()?;
     Ok(manifest)
 }

@@ -126,6 +126,16 @@ pub fn manifest() -> Value {
             "outcome": { "type": ["string", "null"], "enum": ["succeeded", "failed", null] },
             "nodes": { "type": "array", "items": node() },
             "requeues": { "type": "integer", "minimum": 0 },
+            "after_runs": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "runs whose success this run's entry nodes wait for (`vizier run --after`)"
+            },
+            "followed_by": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "runs started with `--after` this run"
+            },
             "driver": {
                 "type": "object",
                 "required": ["pid"],
@@ -178,7 +188,12 @@ pub fn job_record() -> Value {
                             "required": ["key", "mode"],
                             "properties": {
                                 "key": { "type": "string" },
-                                "mode": { "type": "string", "enum": ["shared", "exclusive"] }
+                                "mode": { "type": "string", "enum": ["shared", "exclusive"] },
+                                "scope": {
+                                    "type": "string",
+                                    "enum": ["run"],
+                                    "description": "held from the first node naming it until the run ends"
+                                }
                             }
                         }
                     }

@@ -96,7 +96,8 @@ pub fn schema() -> Value {
                     "required": ["key"],
                     "properties": {
                         "key": { "type": "string" },
-                        "mode": string_enum(&["shared", "exclusive"])
+                        "mode": string_enum(&["shared", "exclusive"]),
+                        "scope": string_enum(&["node", "run"])
                     }
                 }
             },
@@ -157,7 +158,36 @@ pub fn schema() -> Value {
         "properties": {
             "id": { "type": "string", "minLength": 1 },
             "version": { "type": "string", "minLength": 1 },
-            "params": { "type": "object", "additionalProperties": scalar },
+            "description": { "type": "string" },
+            "params": {
+                "type": "object",
+                "additionalProperties": {
+                    "anyOf": [
+                        scalar,
+                        {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                                "default": scalar,
+                                "description": { "type": "string" },
+                                "required": { "type": "boolean" }
+                            }
+                        }
+                    ]
+                }
+            },
+            "cli": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "positional": { "type": "array", "items": { "type": "string" } },
+                    "named": {
+                        "type": "object",
+                        "propertyNames": { "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*$" },
+                        "additionalProperties": { "type": "string" }
+                    }
+                }
+            },
             "artifact_contracts": {
                 "type": "array",
                 "items": {

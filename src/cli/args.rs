@@ -29,8 +29,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print a JSON Schema: of the template format (default), a run manifest or a job record
     Schema(SchemaArgs),
-    /// Run a template to its end
+    /// Run a template to its end (`vizier run <alias> --help` shows the template's inputs)
     Run(RunArgs),
+    /// List the runnable template aliases with their descriptions
+    List,
     /// Run the configured templates for a CI push event
     Ci(CiArgs),
     /// Install, remove or inspect vizier's git hooks
@@ -115,12 +117,27 @@ pub enum RunFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
     /// A template alias (from [commands] or .vizier/workflow/<alias>.toml) or a path
-    pub template: String,
+    #[arg(required_unless_present = "help")]
+    pub template: Option<String>,
+    /// The template's own inputs: its `[cli]` positionals and `--<named> value` flags
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "INPUT"
+    )]
+    pub inputs: Vec<String>,
     /// Override a param: --set name=value
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
+    /// Start the entry nodes only after this run has succeeded (repeatable)
+    #[arg(long = "after", value_name = "RUN_ID")]
+    pub after: Vec<String>,
+    /// Print help; after an alias, the template's inputs and an example
+    #[arg(short = 'h', long)]
+    pub help: bool,
     /// Return after writing the jobs; `vizier jobs` takes over
     #[arg(long)]
     pub detach: bool,

@@ -239,6 +239,7 @@ fn show(store: &Store, id: &str, format: ShowFormat, out: &mut Output) -> Result
     }
     let mut record = store.read_job(id)?;
     let mut runs = None;
+    let mut locks = Vec::new();
     // The manifest is the scheduling truth; a record can trail it by one step after a crash.
     if let Ok((run_id, index)) = runner::run_of_job(store, id)
         && let Ok(Some(m)) = store.load_manifest(&run_id)
@@ -249,10 +250,13 @@ fn show(store: &Store, id: &str, format: ShowFormat, out: &mut Output) -> Result
         record.started_at = n.started_at.clone();
         record.finished_at = n.finished_at.clone();
         record.reason = n.reason.clone();
-        runs = store
-            .load_plan(&run_id)
-            .ok()
+        let plan = store.load_plan(&run_id).ok();
+        runs = plan
+            .as_ref()
             .and_then(|p| p.nodes.get(index).and_then(crate::failure::command_of));
+        locks = plan
+            .and_then(|p| p.nodes.get(index).map(|n| n.locks.clone()))
+            .unwrap_or_default();
     }
     if format == ShowFormat::Json {
         out.write(&format!(
@@ -272,6 +276,10 @@ fn show(store: &Store, id: &str, format: ShowFormat, out: &mut Output) -> Result
         for line in lines {
             text.push_str(&format!("       {line}\n"));
         }
+    }
+    if !locks.is_empty() {
+        let list: Vec<String> = locks.iter().map(super::run_help::lock_text).collect();
+        text.push_str(&format!("locks: {}\n", list.join(", ")));
     }
     out.write(&text);
     Ok(exit::OK)
@@ -389,6 +397,7 @@ fn schedule_view(
                         "run_id": m.run_id,
                         "template": m.template.as_ref().map(|t| format!("{}@{}", t.id, t.version)),
                         "outcome": m.outcome,
+                        "after_runs": m.after_runs,
                         "nodes": m.nodes.iter().map(|n| json!({
                             "job_id": n.job_id, "node_id": n.node_id, "status": n.status,
                             "after": n.after, "wait_reason": n.wait_reason, "attempts": n.attempts,
@@ -405,7 +414,7 @@ fn schedule_view(
         ScheduleFormat::Dag => {
             let mut s = String::new();
             for m in &manifests {
-                s.push_str(&format!("{}\n", m.run_id));
+                s.push_str(&format!("{}{}\n", m.run_id, after_runs_text(m)));
                 for n in &m.nodes {
                     let after: Vec<&str> = n
                         .after
@@ -434,7 +443,7 @@ fn schedule_view(
                     *counts.entry(n.status.as_str()).or_default() += 1;
                 }
                 s.push_str(&format!(
-                    "{}  {}  {}  {}\n",
+                    "{}  {}  {}  {}{}\n",
                     m.run_id,
                     m.template.as_ref().map_or(String::new(), |t| t.id.clone()),
                     m.outcome.as_deref().unwrap_or("active"),
@@ -442,7 +451,8 @@ fn schedule_view(
                         .iter()
                         .map(|(k, v)| format!("{v} {k}"))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    after_runs_text(m)
                 ));
                 if !m.is_finished() {
                     for n in m.nodes.iter().filter(|n| !n.status.is_terminal()) {
@@ -460,6 +470,15 @@ fn schedule_view(
     };
     out.write(&text);
     Ok(exit::OK)
+}
+
+/// `  after run-…, run-…` for a run started with `--after`; empty otherwise.
+fn after_runs_text(m: &Manifest) -> String {
+    if m.after_runs.is_empty() {
+        String::new()
+    } else {
+        format!("  after {}", m.after_runs.join(", "))
+    }
 }
 
 /// A mermaid flowchart of one run, nodes coloured by status, stages as subgraphs: the same drawing as

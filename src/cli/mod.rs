@@ -12,6 +12,7 @@ mod man;
 mod output;
 mod progress;
 mod run;
+mod run_help;
 mod validate;
 
 use std::ffi::OsString;
@@ -101,6 +102,7 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
         }
         Command::Init(args) => init::run(args, out),
         Command::Run(args) => run::run(args, out),
+        Command::List => run_help::list(out),
         Command::Ci(args::CiArgs {
             fanout: Some(fanout),
             ..

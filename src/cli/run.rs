@@ -22,9 +22,29 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         findings(&report, args.format, out);
         return Ok(exit::FAILED);
     }
-    let resolved = launch::resolve(&ws, &cwd, &args.template, config.as_ref())?;
+    let args = own_flags_after_inputs(args)?;
+    let Some(template) = args.template.as_deref() else {
+        return super::run_help::general(out);
+    };
+    let resolved = launch::resolve(&ws, &cwd, template, config.as_ref())?;
+    if args.help {
+        return super::run_help::template(&ws.root, &resolved, out);
+    }
+    let store = Store::new(&ws.root);
+    for after in &args.after {
+        if !crate::store::ids::is_run_id(after) || store.load_manifest(after)?.is_none() {
+            return Err(crate::error::Error::Usage(format!(
+                "--after {after}: no such run (list runs with `vizier jobs schedule`)"
+            )));
+        }
+    }
     let trigger = launch::local_trigger(&ws.root);
-    let prepared = launch::prepare_with(&ws.root, &resolved, &args.set, trigger, args.user_config);
+    let inputs = launch::RunInputs {
+        sets: args.set.clone(),
+        words: args.inputs.clone(),
+        after: args.after.clone(),
+    };
+    let prepared = launch::prepare_run(&ws.root, &resolved, &inputs, trigger, args.user_config);
     let mut plan = match prepared? {
         Prepared::Invalid(report) => {
             findings(&report, args.format, out);
@@ -38,7 +58,6 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         }
         Prepared::Ready(plan) => *plan,
     };
-    let store = Store::new(&ws.root);
 
     if args.dry_run {
         store.assign_free_run_id(&mut plan);
@@ -53,6 +72,7 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
                             "node_id": n.node_id,
                             "uses": n.uses,
                             "after": n.deps.iter().map(|d| plan.nodes[d.node].job_id.clone()).collect::<Vec<_>>(),
+                            "locks": n.locks,
                         })
                     })
                     .collect();
@@ -61,6 +81,7 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
                         ("run_id", serde_json::json!(plan.run_id)),
                         ("template", serde_json::json!(plan.template)),
                         ("params", serde_json::json!(plan.params)),
+                        ("after_runs", serde_json::json!(plan.after_runs)),
                         ("jobs", serde_json::json!(jobs)),
                     ],
                     true,
@@ -82,14 +103,15 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
                         .map(|d| plan.nodes[d.node].node_id.as_str())
                         .collect();
                     out.write(&format!(
-                        "  {}  {}{}\n",
+                        "  {}  {}{}{}\n",
                         n.job_id,
                         n.uses,
                         if after.is_empty() {
                             String::new()
                         } else {
                             format!("  after {}", after.join(", "))
-                        }
+                        },
+                        super::run_help::locks_text(&n.locks)
                     ));
                 }
             }
@@ -97,6 +119,13 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         return Ok(exit::OK);
     }
 
+    if !plan.after_runs.is_empty() && args.format == RunFormat::Text {
+        // Printed before anything waits, so the person sees why nothing starts yet.
+        out.write(&format!(
+            "waits for run(s) {}\n",
+            plan.after_runs.join(", ")
+        ));
+    }
     let manifest = launch::materialize(&store, &mut plan, !args.detach)?;
     if args.detach {
         runner::tick(&store, Scope::Undriven, &mut Cache::default())?;
@@ -205,6 +234,73 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         return Ok(runner::interrupt::exit_code(signal));
     }
     Ok(if succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// `vizier run <alias> <inputs...> --detach`: clap puts every word after the first input into
+/// `inputs`; `vizier run`'s own flags among them are taken back out and parsed as its flags.
+fn own_flags_after_inputs(mut args: RunArgs) -> Result<RunArgs> {
+    use clap::CommandFactory;
+    let command = super::args::Cli::command();
+    let Some(run) = command.find_subcommand("run") else {
+        return Ok(args);
+    };
+    let mut own = Vec::new();
+    let mut rest = Vec::new();
+    let mut words = std::mem::take(&mut args.inputs).into_iter();
+    while let Some(word) = words.next() {
+        if word == "--" {
+            rest.push(word);
+            rest.extend(words.by_ref());
+            break;
+        }
+        let name = word
+            .strip_prefix("--")
+            .map(|w| w.split('=').next().unwrap_or(w));
+        // The subcommand's own flags, and the global ones (`--color`) declared on the root.
+        let arg = run
+            .get_arguments()
+            .chain(command.get_arguments().filter(|a| a.is_global_set()))
+            .find(|a| {
+                name.is_some_and(|n| a.get_long() == Some(n))
+                    || a.get_short().is_some_and(|s| word == format!("-{s}"))
+            });
+        match arg {
+            Some(a) if a.get_id() != "inputs" => {
+                let takes_value = a.get_action().takes_values();
+                own.push(word.clone());
+                if takes_value && !word.contains('=') {
+                    own.extend(words.next());
+                }
+            }
+            _ => rest.push(word),
+        }
+    }
+    args.inputs = rest;
+    if own.is_empty() {
+        return Ok(args);
+    }
+    let mut argv = vec!["vizier".to_owned(), "run".to_owned()];
+    argv.extend(own);
+    // The alias was already read; a stand-in fills the required positional.
+    argv.extend(["--".to_owned(), "-".to_owned()]);
+    let extra = match <super::args::Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(cli) => match cli.command {
+            super::args::Command::Run(extra) => extra,
+            _ => return Ok(args),
+        },
+        Err(e) => e.exit(),
+    };
+    args.set.extend(extra.set);
+    args.after.extend(extra.after);
+    args.detach |= extra.detach;
+    args.dry_run |= extra.dry_run;
+    args.user_config |= extra.user_config;
+    args.quiet |= extra.quiet;
+    args.help |= extra.help;
+    if extra.format != RunFormat::default() {
+        args.format = extra.format;
+    }
+    Ok(args)
 }
 
 /// The findings that stop a run: annotated snippets, or under `--format json` the document
@@ -331,6 +427,23 @@ fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>) -> Str
 #[cfg(test)]
 mod tests {
     use super::fit;
+
+    /// A `[cli.named]` flag that shadowed one of `vizier run`'s own would be unreachable: the
+    /// validator's list must hold every long flag the command has.
+    #[test]
+    fn the_validators_run_flags_are_the_commands_flags() {
+        use clap::CommandFactory;
+        let command = crate::cli::args::Cli::command();
+        let run = command.find_subcommand("run").unwrap();
+        for arg in run.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                assert!(
+                    crate::template::inputs::RUN_FLAGS.contains(&long),
+                    "`--{long}` is missing from RUN_FLAGS"
+                );
+            }
+        }
+    }
 
     #[test]
     fn fit_counts_terminal_columns() {

@@ -4,6 +4,7 @@
 
 mod env;
 mod hash;
+mod locks;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -89,6 +90,10 @@ fn yes() -> bool {
 pub struct PlanLock {
     pub key: String,
     pub mode: String,
+    /// `run`: held from the start of the first node naming it until the run ends; absent: held
+    /// while the node runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -171,6 +176,9 @@ pub struct Plan {
     /// The user-level config this run reads its agent from (absent: none, e.g. under CI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_config: Option<String>,
+    /// Runs that must succeed before this run's entry nodes start (`vizier run --after`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_runs: Vec<String>,
 }
 
 impl Plan {
@@ -482,16 +490,20 @@ pub fn compile(
         };
         // Lock keys take params like args (`branch:${branch}`), so runs for different values hold
         // different locks.
-        let locks = node
+        let mut locks: Vec<PlanLock> = node
             .locks
             .iter()
             .map(|l| {
                 Ok(PlanLock {
                     key: subst(&node_id, &l.key.value)?,
                     mode: l.mode.as_str().to_owned(),
+                    scope: l.run_scope.then(|| "run".to_owned()),
                 })
             })
             .collect::<Result<_, CompileError>>()?;
+        if !node.locks_declared {
+            locks = locks::inferred(row.op, &args, &trigger);
+        }
         nodes.push(PlanNode {
             job_id: String::new(),
             node_id,
@@ -559,6 +571,7 @@ pub fn compile(
         alias,
         nodes,
         user_config: None,
+        after_runs: Vec::new(),
     })
 }
 
@@ -570,6 +583,22 @@ pub fn assign_run_id(plan: &mut Plan, sequence: u64) {
         &plan.trigger,
         sequence,
     );
+    if !plan.after_runs.is_empty() {
+        // The runs waited for are inputs too; a run without `--after` keeps the id it always had.
+        let mut h = Sha256::new();
+        h.update(plan.run_id.as_bytes());
+        for after in &plan.after_runs {
+            h.update((after.len() as u64).to_be_bytes());
+            h.update(after.as_bytes());
+        }
+        let hex: String = h
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        plan.run_id = format!("run-{hex}");
+    }
     for node in &mut plan.nodes {
         node.job_id = format!("{}-{}", plan.run_id, sanitize(&node.node_id));
     }

@@ -67,6 +67,7 @@ rules! {
     OutputInShell => "output-in-shell": "shell text names a node output as `${nodes.<id>.outputs.<name>}` instead of reading its environment variable",
     OutputRef => "output-ref": "`${nodes.<id>.outputs.<name>}` names a node that does not exist or is not upstream of the consumer",
     UnreachableNode => "unreachable-node": "a handler waits for an outcome its source can never have (warning)",
+    CliMapping => "cli-mapping": "`[cli]` names an undeclared param, lists a positional twice, or reuses a flag of `vizier run`",
 }
 
 impl std::fmt::Display for Rule {

@@ -32,6 +32,18 @@ pub struct StoreProbe<'a> {
 }
 
 impl Probe for StoreProbe<'_> {
+    fn run_outcome(&self, run_id: &str) -> Option<String> {
+        if !store::ids::is_run_id(run_id) {
+            return Some("missing".to_owned());
+        }
+        match self.store.load_manifest(run_id) {
+            Ok(Some(m)) => m.outcome,
+            Ok(None) => Some("missing".to_owned()),
+            // An unreadable record is not a success: the wait ends blocked, naming it.
+            Err(e) => Some(format!("unreadable ({e})")),
+        }
+    }
+
     fn outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
         let bytes = store::guard::read_regular(&self.store.outcome_path(job_id)).ok()?;
         let outcome: OutcomeFile = serde_json::from_slice(&bytes).ok()?;
@@ -221,7 +233,9 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 .is_some_and(|d| exec::driver_alive(store, run_id, d)),
         };
         if !in_scope {
-            if m.nodes.iter().any(|n| n.status == Status::Running)
+            if m.nodes
+                .iter()
+                .any(|n| n.status == Status::Running || n.started_at.is_some())
                 && let Ok(plan) = cache.plan(store, run_id)
                 && store::check_run(&plan, &m).is_ok()
             {
@@ -350,8 +364,15 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
 /// Adds the locks of a run's running jobs to the table.
 fn add_locks(locks: &mut LockTable, plan: &Plan, m: &Manifest) {
     for (p, n) in plan.nodes.iter().zip(&m.nodes) {
-        if n.status == Status::Running {
-            for lock in &p.locks {
+        // A run-wide lock is held from its first node's start until the run ends (finished runs
+        // are not active, so they are never read here).
+        let started = n.status == Status::Running || n.started_at.is_some();
+        for lock in &p.locks {
+            if lock.scope.as_deref() == Some("run") {
+                if started {
+                    locks.add_for_run(&lock.key, &lock.mode, &n.job_id, &plan.run_id);
+                }
+            } else if n.status == Status::Running {
                 locks.add(&lock.key, &lock.mode, &n.job_id);
             }
         }

@@ -22,30 +22,64 @@ pub trait Probe {
     fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool;
     /// `Err(why)` when the precondition does not hold in that execution root.
     fn precondition(&self, pre: &PlanPrecondition, execution_root: &str) -> Result<(), String>;
+    /// How another run stands, for `vizier run --after`: `None` while it runs, `Some(outcome)`
+    /// once it ended (`"missing"` when there is no such run).
+    fn run_outcome(&self, _run_id: &str) -> Option<String> {
+        Some("missing".to_owned())
+    }
 }
 
 /// Locks held by running jobs across every active run.
 #[derive(Debug, Default)]
 pub struct LockTable {
-    held: Vec<(String, String, String)>,
+    /// (key, mode, holding job, the run when the lock is held for the whole run).
+    held: Vec<(String, String, String, Option<String>)>,
 }
 
 impl LockTable {
     pub fn add(&mut self, key: &str, mode: &str, job_id: &str) {
         self.held
-            .push((key.to_owned(), mode.to_owned(), job_id.to_owned()));
+            .push((key.to_owned(), mode.to_owned(), job_id.to_owned(), None));
+    }
+
+    /// A `scope = "run"` lock, held by `run_id` (first taken by `job_id`) until the run ends.
+    /// The other nodes of that run do not conflict with it.
+    pub fn add_for_run(&mut self, key: &str, mode: &str, job_id: &str, run_id: &str) {
+        if !self
+            .held
+            .iter()
+            .any(|(k, _, _, r)| k == key && r.as_deref() == Some(run_id))
+        {
+            self.held.push((
+                key.to_owned(),
+                mode.to_owned(),
+                job_id.to_owned(),
+                Some(run_id.to_owned()),
+            ));
+        }
     }
 
     pub fn release(&mut self, job_id: &str) {
-        self.held.retain(|(_, _, j)| j != job_id);
+        self.held.retain(|(_, _, j, r)| j != job_id || r.is_some());
     }
 
     /// The job holding a lock that conflicts with `key`/`mode`, if any.
     pub fn conflict(&self, key: &str, mode: &str, job_id: &str) -> Option<&str> {
+        self.conflict_in(key, mode, job_id, "")
+    }
+
+    /// As [`conflict`](Self::conflict), for a job of `run_id`: its own run's run-wide locks
+    /// do not conflict.
+    pub fn conflict_in(&self, key: &str, mode: &str, job_id: &str, run_id: &str) -> Option<&str> {
         self.held
             .iter()
-            .find(|(k, m, j)| k == key && j != job_id && (m == "exclusive" || mode == "exclusive"))
-            .map(|(_, _, j)| j.as_str())
+            .find(|(k, m, j, r)| {
+                k == key
+                    && j != job_id
+                    && r.as_deref() != Some(run_id)
+                    && (m == "exclusive" || mode == "exclusive")
+            })
+            .map(|(_, _, j, _)| j.as_str())
     }
 }
 
@@ -190,7 +224,11 @@ pub fn tick_only(
                     node.started_at = Some(now.to_owned());
                     node.finished_at = None;
                     for lock in &plan.nodes[i].locks {
-                        locks.add(&lock.key, &lock.mode, &node.job_id);
+                        if lock.scope.as_deref() == Some("run") {
+                            locks.add_for_run(&lock.key, &lock.mode, &node.job_id, &plan.run_id);
+                        } else {
+                            locks.add(&lock.key, &lock.mode, &node.job_id);
+                        }
                     }
                     out.changed.insert(i);
                     out.start.push(i);
@@ -397,6 +435,32 @@ fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: 
     if !waiting.is_empty() {
         return Decision::Wait(Status::WaitingOnDeps, reason("after", waiting.join(", ")));
     }
+    if pn.deps.is_empty() {
+        // An entry node waits for the runs named by `vizier run --after`.
+        for after in &plan.after_runs {
+            match probe.run_outcome(after).as_deref() {
+                None => {
+                    return Decision::Wait(
+                        Status::WaitingOnDeps,
+                        reason("after_run", format!("run {after} has not ended")),
+                    );
+                }
+                Some("succeeded") => {}
+                Some("missing") => {
+                    return Decision::End(
+                        Status::BlockedByDependency,
+                        format!("waits for run {after}, which does not exist"),
+                    );
+                }
+                Some(other) => {
+                    return Decision::End(
+                        Status::BlockedByDependency,
+                        format!("waits for run {after}, which ended {other}"),
+                    );
+                }
+            }
+        }
+    }
     if !pn.deps.is_empty() && skipped == pn.deps.len() {
         return Decision::End(Status::Skipped, "every upstream node was skipped".into());
     }
@@ -462,7 +526,7 @@ fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: 
         }
     }
     for lock in &pn.locks {
-        if let Some(holder) = locks.conflict(&lock.key, &lock.mode, &pn.job_id) {
+        if let Some(holder) = locks.conflict_in(&lock.key, &lock.mode, &pn.job_id, &plan.run_id) {
             return Decision::Wait(
                 Status::WaitingOnLocks,
                 reason("lock", format!("`{}` is held by {holder}", lock.key)),
@@ -683,5 +747,25 @@ args = { command = "true" }
         let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T1", false);
         assert!(out.start.is_empty());
         assert_eq!(m.nodes[0].status, Status::Queued);
+    }
+
+    #[test]
+    fn a_run_wide_lock_binds_other_runs_not_its_own_and_outlives_the_job() {
+        let mut locks = LockTable::default();
+        locks.add_for_run("branch:main", "exclusive", "run-a-merge", "run-a");
+        // Released jobs keep a run-wide lock: it goes with the run.
+        locks.release("run-a-merge");
+        assert_eq!(
+            locks.conflict_in("branch:main", "exclusive", "run-a-other", "run-a"),
+            None
+        );
+        assert_eq!(
+            locks.conflict_in("branch:main", "exclusive", "run-b-merge", "run-b"),
+            Some("run-a-merge")
+        );
+        assert_eq!(
+            locks.conflict_in("branch:dev", "exclusive", "run-b-merge", "run-b"),
+            None
+        );
     }
 }

@@ -287,6 +287,8 @@ impl Store {
                 .collect(),
             requeues: 0,
             driver: None,
+            after_runs: plan.after_runs.clone(),
+            followed_by: Vec::new(),
         }
     }
 

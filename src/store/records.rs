@@ -193,6 +193,12 @@ pub struct Manifest {
     /// The foreground `vizier run` driving this run, while it lives.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driver: Option<ProcessId>,
+    /// Runs this run's entry nodes wait for (`vizier run --after`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_runs: Vec<String>,
+    /// Runs started with `--after` this run: they wait for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed_by: Vec<String>,
 }
 
 impl Manifest {

@@ -35,6 +35,8 @@ pub fn assemble(root: &Template, stages: Vec<StageInput>) -> (Template, Vec<Find
         file: root.file,
         id: root.id.clone(),
         version: root.version.clone(),
+        description: root.description.clone(),
+        cli: root.cli.clone(),
         policy: root.policy.clone(),
         imports: root.imports.clone(),
         links: root.links.clone(),

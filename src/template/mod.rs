@@ -7,6 +7,7 @@
 pub mod compose;
 pub mod graph;
 pub mod identity;
+pub mod inputs;
 pub mod param_graph;
 pub mod params;
 mod parse;
@@ -44,7 +45,11 @@ pub struct Template {
     pub file: usize,
     pub id: Option<Sp<String>>,
     pub version: Option<Sp<String>>,
+    /// The optional one-line `description` shown by `vizier list` and `vizier run <alias> --help`.
+    pub description: Option<Sp<String>>,
     pub params: Vec<Param>,
+    /// The `[cli]` table: positional arguments and named flags of `vizier run <alias>`.
+    pub cli: Option<CliMap>,
     pub artifact_contracts: Vec<ArtifactContract>,
     pub nodes: Vec<Node>,
     pub policy: Policy,
@@ -59,6 +64,21 @@ pub struct Param {
     pub file: usize,
     pub name: Sp<String>,
     pub default: Sp<String>,
+    /// From the table form `{ default, description, required }`.
+    pub description: Option<Sp<String>>,
+    /// The run is refused while the value is empty.
+    pub required: bool,
+}
+
+/// `[cli]`: how `vizier run <alias> [positional...] [--<named> value]` maps to params.
+#[derive(Clone, Debug, Default)]
+pub struct CliMap {
+    pub file: usize,
+    pub span: Span,
+    /// Param names, in argument order.
+    pub positional: Vec<Sp<String>>,
+    /// `(flag, param)` pairs, in declaration order.
+    pub named: Vec<(Sp<String>, Sp<String>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +240,8 @@ impl LockMode {
 pub struct Lock {
     pub key: Sp<String>,
     pub mode: LockMode,
+    /// `scope = "run"`: held from the first node naming it until the run ends.
+    pub run_scope: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -322,6 +344,8 @@ pub struct Node {
     /// Links add `after` entries that point into the composing file; this says which file each
     /// `after` entry's span belongs to when it differs from `file`.
     pub after_files: Vec<usize>,
+    /// Whether the node wrote `locks` at all (`locks = []` opts out of inferred branch locks).
+    pub locks_declared: bool,
 }
 
 impl Node {

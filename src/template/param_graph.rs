@@ -168,6 +168,8 @@ mod tests {
                     value: d.to_string(),
                     span: 0..0,
                 },
+                description: None,
+                required: false,
             })
             .collect()
     }

@@ -10,7 +10,9 @@ use crate::diagnostic::{Finding, Rule};
 pub const TOP_FIELDS: &[&str] = &[
     "id",
     "version",
+    "description",
     "params",
+    "cli",
     "artifact_contracts",
     "nodes",
     "policy",
@@ -99,18 +101,43 @@ fn read_template(w: &mut Walker<'_>, root: &DeTable<'_>) -> Template {
         Some(v) => t.version = w.nonempty_string("version", v),
         None => w.missing("version", 0..0, "the template"),
     }
+    if let Some(v) = get(root, "description") {
+        t.description = w.string("description", v);
+    }
     if let Some(v) = get(root, "params")
         && let Some(table) = w.table("params", v)
     {
         for (key, value) in table.iter() {
-            if let Some(default) = scalar_text(w, "param", value) {
-                t.params.push(Param {
-                    file: w.file,
-                    name: Sp::new(key.get_ref().to_string(), key.span()),
-                    default,
-                });
+            let name = Sp::new(key.get_ref().to_string(), key.span());
+            if let Some(param) = read_param(w, name, value) {
+                t.params.push(param);
             }
         }
+    }
+    if let Some(v) = get(root, "cli")
+        && let Some(table) = w.table("cli", v)
+    {
+        w.check_keys(table, &["positional", "named"], "`[cli]`");
+        let mut cli = CliMap {
+            file: w.file,
+            span: v.span(),
+            ..CliMap::default()
+        };
+        if let Some(p) = get(table, "positional") {
+            cli.positional = w.strings("cli.positional", p);
+        }
+        if let Some(n) = get(table, "named")
+            && let Some(named) = w.table("cli.named", n)
+        {
+            for (flag, param) in named.iter() {
+                let field = format!("cli.named.{}", flag.get_ref());
+                if let Some(param) = w.string(&field, param) {
+                    cli.named
+                        .push((Sp::new(flag.get_ref().to_string(), flag.span()), param));
+                }
+            }
+        }
+        t.cli = Some(cli);
     }
     if let Some(v) = get(root, "artifact_contracts") {
         for (table, span) in w.tables("artifact_contracts", v) {
@@ -210,6 +237,35 @@ fn read_policy(w: &mut Walker<'_>, table: &DeTable<'_>, policy: &mut Policy) {
     }
 }
 
+/// A param: a scalar (its default) or a table `{ default, description, required }`.
+fn read_param(w: &mut Walker<'_>, name: Sp<String>, value: &Value<'_>) -> Option<Param> {
+    let DeValue::Table(table) = value.get_ref() else {
+        let default = scalar_text(w, "param", value)?;
+        return Some(Param {
+            file: w.file,
+            name,
+            default,
+            description: None,
+            required: false,
+        });
+    };
+    w.check_keys(table, &["default", "description", "required"], "a param");
+    let default = match get(table, "default") {
+        Some(d) => scalar_text(w, "default", d)?,
+        // No default: the empty value, which a required param refuses at run time.
+        None => Sp::new(String::new(), value.span()),
+    };
+    Some(Param {
+        file: w.file,
+        name,
+        default,
+        description: get(table, "description").and_then(|d| w.string("description", d)),
+        required: get(table, "required")
+            .and_then(|r| w.boolean("required", r))
+            .unwrap_or(false),
+    })
+}
+
 /// A scalar as text: strings as they are, booleans and integers in their TOML spelling.
 fn scalar_text(w: &mut Walker<'_>, field: &str, value: &Value<'_>) -> Option<Sp<String>> {
     let text = match value.get_ref() {
@@ -251,6 +307,7 @@ fn read_node(w: &mut Walker<'_>, table: &DeTable<'_>, span: Span) -> Node {
         on: PerOutcome::default(),
         preconditions: Vec::new(),
         after_files: Vec::new(),
+        locks_declared: false,
     };
     if let Some(v) = get(table, "kind") {
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
@@ -334,8 +391,12 @@ fn read_node(w: &mut Walker<'_>, table: &DeTable<'_>, span: Span) -> Node {
         }
     }
     if let Some(v) = get(table, "locks") {
+        node.locks_declared = true;
         for (t, span) in w.tables("locks", v) {
-            w.check_keys(t, &["key", "mode"], "a lock");
+            w.check_keys(t, &["key", "mode", "scope"], "a lock");
+            let run_scope = get(t, "scope")
+                .and_then(|s| w.enumerated("lock scope", s, &["node", "run"]))
+                .is_some_and(|s| s.value == "run");
             let key = required_string(w, t, "key", &span, "a lock");
             let mode = match get(t, "mode") {
                 Some(m) => match w.enumerated("lock mode", m, &["shared", "exclusive"]) {
@@ -346,7 +407,11 @@ fn read_node(w: &mut Walker<'_>, table: &DeTable<'_>, span: Span) -> Node {
                 None => Some(LockMode::Exclusive),
             };
             if let (Some(key), Some(mode)) = (key, mode) {
-                node.locks.push(Lock { key, mode });
+                node.locks.push(Lock {
+                    key,
+                    mode,
+                    run_scope,
+                });
             }
         }
     }

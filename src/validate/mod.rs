@@ -4,6 +4,7 @@
 //! Rules live one concern per file and only push findings; they never stop at the first problem.
 
 mod artifacts;
+mod cli_mapping;
 mod contracts;
 mod output_in_shell;
 mod output_ref;
@@ -61,6 +62,7 @@ pub fn check_template(template: &Template, sources: &SourceMap, findings: &mut V
     producers::check(&mut ctx, template);
     output_in_shell::check(&mut ctx, template);
     output_ref::check(&mut ctx, template, &graph);
+    cli_mapping::check(&mut ctx, template);
 }
 
 /// The outcome of validating a set of files.

@@ -23,6 +23,8 @@ mod outputs;
 mod prompt_files;
 mod pty;
 mod run;
+mod run_inputs;
+mod run_locks;
 mod schema;
 mod store_defense;
 mod support;

@@ -834,6 +834,8 @@ id = "hold"
 kind = "builtin"
 uses = "cap.env.builtin.merge.sentinel.write"
 args = { slug = "demo", branch = "draft/demo", target_branch = "main" }
+# No inferred branch locks: the second run must reach the sentinel guard, not wait for the first.
+locks = []
 [[nodes]]
 id = "wait"
 kind = "gate"
