@@ -16,7 +16,6 @@
 //! It does not materialize or schedule runs (that is the store and scheduler), and it does not print:
 //! it returns text and data for `cli/` to write.
 
-mod error;
 pub mod event;
 pub mod fanout;
 pub mod github;
@@ -26,5 +25,5 @@ pub mod push;
 pub mod report;
 pub mod summary;
 
-pub use error::CiError;
+pub use crate::error::CiError;
 pub use outcome::CiOutcome;

@@ -26,7 +26,7 @@ mod worktree_cleanup;
 mod worktree_prepare;
 
 pub use git_cmd::dirty_paths;
-pub use run_clean::{Cleaned, clean_run};
+pub use run_clean::clean_run;
 pub use worktree_cleanup::{Released, release_owned};
 
 use std::collections::BTreeMap;
@@ -145,5 +145,27 @@ pub fn execute(ctx: &OpContext<'_>) -> OpResult {
         Op::MergeSentinelWrite => merge_sentinel::run_write(ctx),
         Op::MergeSentinelClear => merge_sentinel::run_clear(ctx),
         Op::GateConflictResolution => gate_conflict_resolution::run(ctx),
+    }
+}
+
+/// After a node's operation: collects and records its outputs into `result` (metadata `outputs`);
+/// outputs that cannot be read, or are too large, fail the node.
+pub fn finish_outputs(store: &Store, job_id: &str, attempt: u32, result: &mut OpResult) {
+    match crate::outputs::collect(store, job_id, attempt, &result.outputs) {
+        Ok(outputs) => {
+            if !outputs.is_empty() {
+                result
+                    .metadata
+                    .insert("outputs".into(), serde_json::json!(outputs));
+            }
+        }
+        Err(message) => {
+            let failed_before = result.outcome != "succeeded";
+            result.outcome = "failed";
+            result.message = Some(match result.message.take() {
+                Some(before) if failed_before => format!("{before}; {message}"),
+                _ => message,
+            });
+        }
     }
 }

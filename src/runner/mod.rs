@@ -516,7 +516,7 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
         inputs: Some(&inputs),
     };
     let mut result = ops::execute(&ctx);
-    crate::outputs::finish(store, job_id, attempt, &mut result);
+    crate::ops::finish_outputs(store, job_id, attempt, &mut result);
     result
         .metadata
         .entry("execution_root".into())

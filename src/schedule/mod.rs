@@ -87,7 +87,9 @@ fn reason(kind: &str, detail: impl Into<String>) -> WaitReason {
 }
 
 /// One pass of the scheduler over a run. `may_start` is false for a process that must not start
-/// this run's jobs (another live process drives it).
+/// this run's jobs (another live process drives it). The runner calls [`tick_only`]; the tests here
+/// drive whole runs through this.
+#[cfg(test)]
 pub fn tick(
     plan: &Plan,
     m: &mut Manifest,

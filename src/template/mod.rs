@@ -7,6 +7,7 @@
 pub mod compose;
 pub mod graph;
 pub mod identity;
+pub mod output_refs;
 pub mod param_graph;
 pub mod params;
 mod parse;
