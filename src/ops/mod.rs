@@ -25,7 +25,7 @@ mod terminal;
 mod worktree_cleanup;
 mod worktree_prepare;
 
-pub use git_cmd::dirty_paths;
+pub use git_cmd::{dirty_paths, log_to_stderr};
 pub use run_clean::clean_run;
 pub use worktree_cleanup::{Released, release_owned};
 
