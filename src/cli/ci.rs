@@ -2,8 +2,6 @@
 //! commit, and leave a complete record: annotations, grouped logs, the step summary, outputs, and
 //! the artifacts folder.
 
-use std::path::{Path, PathBuf};
-
 use super::Output;
 use super::args::{CiArgs, CiFormat};
 use crate::ci::CiOutcome;
@@ -157,7 +155,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     // 5. Artifacts, annotations, summary, outputs.
     let mut manifest_paths = Vec::new();
     for m in &finished {
-        manifest_paths.push(copy_run(&store, m, &artifacts)?);
+        manifest_paths.push(report::copy_run(&store, m, &artifacts)?);
     }
     let concluded = report::conclude(
         &gh,
@@ -191,46 +189,4 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
-}
-
-/// Copies a run's manifest and job records and logs into the artifacts folder; returns the
-/// manifest's path there.
-fn copy_run(store: &Store, m: &Manifest, artifacts: &Path) -> Result<PathBuf> {
-    let runs = artifacts.join("runs");
-    std::fs::create_dir_all(&runs).map_err(|source| Error::Write {
-        path: runs.clone(),
-        source,
-    })?;
-    let manifest = runs.join(format!("{}.json", m.run_id));
-    copy(&store.manifest_path(&m.run_id), &manifest)?;
-    for n in &m.nodes {
-        let dest = artifacts.join("jobs").join(&n.job_id);
-        std::fs::create_dir_all(&dest).map_err(|source| Error::Write {
-            path: dest.clone(),
-            source,
-        })?;
-        for file in ["job.json", "stdout.log", "stderr.log", "outcome.json"] {
-            let from = store.job_dir(&n.job_id).join(file);
-            if from.exists() {
-                copy(&from, &dest.join(file))?;
-            }
-        }
-        // Node outputs and an agent's raw stream travel with the records (docs/agents.md).
-        for file in ["outputs.json", "agent-stream.jsonl"] {
-            let from = store.job_dir(&n.job_id).join(file);
-            if from.exists() {
-                copy(&from, &dest.join(file))?;
-            }
-        }
-    }
-    Ok(manifest)
-}
-
-fn copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|source| Error::Write {
-            path: to.to_path_buf(),
-            source,
-        })
 }
