@@ -6,11 +6,11 @@ use super::Output;
 use super::args::{CiArgs, CiFormat};
 use crate::ci::CiOutcome;
 use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
-use crate::ci::push::{self, Push};
+use crate::ci::push;
 use crate::ci::report::{self, finish, lines, write_file};
 use crate::ci::summary::Summary;
 use crate::diagnostic::render_human;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit;
 use crate::launch::{self, Prepared};
 use crate::runner;
@@ -35,11 +35,8 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     let reader = WorkTree { root: root.clone() };
     let report = validate(&reader, &default_paths(&reader)?)?;
     let (config, _) = launch::load_config(&root)?;
-    let artifacts = push::artifacts_dir(&root, args.artifacts_dir.as_deref(), config.as_ref())?;
-    std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
-        path: artifacts.clone(),
-        source,
-    })?;
+    let artifacts =
+        push::make_artifacts_dir(&root, args.artifacts_dir.as_deref(), config.as_ref())?;
     let mut outputs = Outputs::new();
     outputs.set("artifacts-dir", artifacts.display().to_string())?;
     if report.errors() > 0 {
@@ -81,12 +78,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     }
 
     // 2. The push.
-    let push = Push::load(args.event_path.clone())?;
-    if let Some(path) = &push.source.event_path
-        && push.event.is_some()
-    {
-        let _ = std::fs::copy(path, artifacts.join("event.json"));
-    }
+    let push = push::load_keeping_event(args.event_path.clone(), &artifacts)?;
     if let Some(deleted) = push.deleted_ref() {
         out.write(&format!(
             "vizier ci: `{deleted}` was deleted; nothing to run\n"

@@ -7,8 +7,8 @@ use super::Output;
 use super::args::{CiCollectArgs, CiFanout, CiFormat, CiNodeArgs, CiPlanArgs, CiPlanFormat};
 use crate::ci::CiOutcome;
 use crate::ci::fanout::{self, Compiled, FanoutPlan, PLAN_FILE, collect, node};
-use crate::ci::github::{self, Annotation, Outputs, Runner, grouped_log, limit};
-use crate::ci::push::{self, Push};
+use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
+use crate::ci::push;
 use crate::ci::report::{self, finish, lines, write_file};
 use crate::ci::summary::Summary;
 use crate::diagnostic::render_human;
@@ -39,11 +39,7 @@ fn setup(artifacts_dir: Option<&Path>) -> Result<Setup> {
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
     let (config, _) = launch::load_config(&ws.root)?;
-    let artifacts = push::artifacts_dir(&ws.root, artifacts_dir, config.as_ref())?;
-    std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
-        path: artifacts.clone(),
-        source,
-    })?;
+    let artifacts = push::make_artifacts_dir(&ws.root, artifacts_dir, config.as_ref())?;
     Ok(Setup {
         cwd,
         ws,
@@ -51,16 +47,6 @@ fn setup(artifacts_dir: Option<&Path>) -> Result<Setup> {
         artifacts,
         gh: Runner::from_env(),
     })
-}
-
-fn load_push(s: &Setup, event_path: Option<PathBuf>) -> Result<Push> {
-    let push = Push::load(event_path)?;
-    if let Some(path) = &push.source.event_path
-        && push.event.is_some()
-    {
-        let _ = std::fs::copy(path, s.artifacts.join("event.json"));
-    }
-    Ok(push)
 }
 
 /// Renders template errors the way `vizier ci` does.
@@ -122,7 +108,7 @@ fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
             exit::FAILED,
         )
     } else {
-        let push = load_push(&s, args.event_path.clone())?;
+        let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
         if let Some(deleted) = push.deleted_ref() {
             (
                 empty(format!("`{deleted}` was deleted: nothing to run."), 0),
@@ -259,7 +245,7 @@ fn run_node(args: CiNodeArgs, out: &mut Output) -> Result<u8> {
         )));
     };
     let template = planned.template.clone();
-    let push = load_push(&s, args.event_path.clone())?;
+    let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
     let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
     let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, Some(&template), github, out)?
     else {
@@ -333,24 +319,14 @@ fn run_collect(args: CiCollectArgs, out: &mut Output) -> Result<u8> {
         )?;
         return Ok(if failed { exit::FAILED } else { exit::OK });
     }
-    let push = load_push(&s, args.event_path.clone())?;
+    let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
     let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
     let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, None, github, out)? else {
         return Ok(exit::FAILED);
     };
     let collected = collect::collect(&s.ws.root, &fanout, compiled, &args.store_in, &s.artifacts)?;
     let mut warnings = framed.warnings;
-    for c in &collected {
-        for w in &c.warnings {
-            warnings.push(Annotation::new(
-                github::Level::Warning,
-                github::rank::NODE_BLOCKED,
-                Some("vizier: fan-out"),
-                None,
-                &format!("run {}: {w}", c.manifest.run_id),
-            ));
-        }
-    }
+    warnings.extend(collect::warning_annotations(&collected));
     let finished: Vec<_> = collected.iter().map(|c| c.manifest.clone()).collect();
     let paths: Vec<_> = collected.iter().map(|c| c.path.clone()).collect();
     let concluded = report::conclude(
