@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::run::{manifests, node, wait_until};
 use crate::support::*;
 
 const IGNORE: &str = ".vizier/jobs/\n.vizier/tmp/\n.vizier/tmp-worktrees/\n";
