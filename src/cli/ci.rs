@@ -5,9 +5,9 @@
 use super::Output;
 use super::args::{CiArgs, CiFormat};
 use crate::ci::CiOutcome;
-use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
+use crate::ci::github::{Annotation, Outputs, Runner, grouped_log};
 use crate::ci::push;
-use crate::ci::report::{self, finish, lines, write_file};
+use crate::ci::report::{self, finish};
 use crate::ci::summary::Summary;
 use crate::diagnostic::render_human;
 use crate::error::Result;
@@ -45,7 +45,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             .iter()
             .map(Annotation::from_diagnostic)
             .collect();
-        let limited = limit(annotations);
+        let limited = report::annotate(&artifacts, annotations)?;
         if github {
             out.write_always(&limited.commands());
         } else {
@@ -59,12 +59,6 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
             "vizier ci: {} template error(s); nothing was run\n",
             report.errors()
         ));
-        let mut all: Vec<&Annotation> = limited.shown.iter().chain(&limited.overflow).collect();
-        all.sort_by_key(|a| a.rank);
-        write_file(
-            &artifacts.join("annotations.txt"),
-            &lines(all.iter().map(|a| a.text.as_str())),
-        )?;
         let summary = Summary {
             runs: Vec::new(),
             overflow: limited.overflow,

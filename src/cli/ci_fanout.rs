@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::Output;
 use super::args::{CiCollectArgs, CiFanout, CiFormat, CiNodeArgs, CiPlanArgs, CiPlanFormat};
 use crate::ci::CiOutcome;
-use crate::ci::fanout::{self, Compiled, FanoutPlan, PLAN_FILE, collect, node};
+use crate::ci::fanout::{self, Compiled, FanoutPlan, collect, node, push_plan};
 use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
 use crate::ci::push;
 use crate::ci::report::{self, finish, lines, write_file};
@@ -15,9 +15,9 @@ use crate::diagnostic::render_human;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::launch;
-use crate::store::{self, Store, to_json, write_atomic};
-use crate::validate::{Report, validate};
-use crate::workspace::{WorkTree, Workspace, default_paths};
+use crate::store::{self, Store, to_json};
+use crate::validate::Report;
+use crate::workspace::Workspace;
 
 pub fn run(command: CiFanout, out: &mut Output) -> Result<u8> {
     match command {
@@ -85,65 +85,24 @@ fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
         ));
     }
     let now = store::now();
-    let empty = |note: String, errors: usize| FanoutPlan {
-        version: fanout::PLAN_FORMAT,
-        created_at: now.clone(),
+    let planned = push_plan::plan(push_plan::PlanInput {
+        ws: &s.ws,
+        cwd: &s.cwd,
+        config: s.config.as_ref(),
+        artifacts: &s.artifacts,
+        event_path: args.event_path.clone(),
+        templates: &args.templates,
         max_levels: usize::from(args.max_levels),
-        levels: 0,
-        note: Some(note),
-        errors,
-        runs: Vec::new(),
-    };
-    let reader = WorkTree {
-        root: s.ws.root.clone(),
-    };
-    let report = validate(&reader, &default_paths(&reader)?)?;
-    let (fanout, code) = if report.errors() > 0 {
-        render_invalid(&report, github, out);
-        (
-            empty(
-                format!("{} template error(s): nothing was run.", report.errors()),
-                report.errors(),
-            ),
-            exit::FAILED,
-        )
-    } else {
-        let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
-        if let Some(deleted) = push.deleted_ref() {
-            (
-                empty(format!("`{deleted}` was deleted: nothing to run."), 0),
-                exit::OK,
-            )
-        } else {
-            let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
-            let templates = push::templates(&args.templates, s.config.as_ref());
-            match fanout::compile_templates(
-                &s.ws,
-                &s.cwd,
-                &templates,
-                s.config.as_ref(),
-                &framed.trigger,
-            )? {
-                Compiled::Invalid(report) => {
-                    render_invalid(&report, github, out);
-                    (
-                        empty(
-                            format!("{} template error(s): nothing was run.", report.errors()),
-                            report.errors(),
-                        ),
-                        exit::FAILED,
-                    )
-                }
-                Compiled::Ready(plans) => {
-                    let store = Store::new(&s.ws.root);
-                    let (fanout, _) =
-                        fanout::plan_push(&store, plans, usize::from(args.max_levels), &now);
-                    (fanout, exit::OK)
-                }
-            }
+        now: &now,
+    })?;
+    let code = match &planned.invalid {
+        Some(report) => {
+            render_invalid(report, github, out);
+            exit::FAILED
         }
+        None => exit::OK,
     };
-    write_atomic(&s.artifacts.join(PLAN_FILE), &to_json(&fanout))?;
+    let fanout = planned.fanout;
     if github {
         let mut outputs = Outputs::new();
         for (name, value) in fanout.github_outputs() {
