@@ -23,6 +23,7 @@ pub mod manifest_view;
 mod outcome;
 pub mod push;
 pub mod report;
+pub mod run;
 pub mod summary;
 
 pub use crate::error::CiError;
