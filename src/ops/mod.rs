@@ -54,6 +54,16 @@ pub struct OpContext<'a> {
 }
 
 impl OpContext<'_> {
+    /// The script of the node's `cicd` gate (CI that must pass), when it has a non-blank one.
+    pub fn cicd_gate_script(&self) -> Option<&str> {
+        self.node
+            .gates
+            .iter()
+            .find(|g| g.kind == "cicd")
+            .and_then(|g| g.script.as_deref())
+            .filter(|s| !s.trim().is_empty())
+    }
+
     pub fn arg(&self, name: &str) -> Option<&str> {
         self.node
             .args
