@@ -10,6 +10,7 @@ use crate::diagnostic::render_human;
 use crate::error::Result;
 use crate::exit;
 use crate::runner;
+use crate::validate::Report;
 
 pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     out.set_quiet(args.quiet);
@@ -37,19 +38,8 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     let end = crate::ci::run::run(input, &mut |event| {
         match event {
             Event::Invalid { report, limited } => {
-                if github {
-                    out.write_always(&limited.commands());
-                } else {
-                    out.write_always(&render_human(
-                        &report.diagnostics,
-                        &report.sources,
-                        out.color(),
-                    ));
-                }
-                out.write(&format!(
-                    "vizier ci: {} template error(s); nothing was run\n",
-                    report.errors()
-                ));
+                let commands = github.then(|| limited.commands());
+                render_invalid(report, commands.as_deref(), out);
             }
             Event::Deleted(deleted) => out.write(&format!(
                 "vizier ci: `{deleted}` was deleted; nothing to run\n"
@@ -117,6 +107,23 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
         return Ok(runner::interrupt::exit_code(signal));
     }
     Ok(if failed { exit::FAILED } else { exit::OK })
+}
+
+/// Template errors, as GitHub workflow `commands` (annotations) when given, else for a person; then
+/// that nothing was run. `vizier ci` and `vizier ci plan` say it alike.
+pub(super) fn render_invalid(report: &Report, commands: Option<&str>, out: &mut Output) {
+    match commands {
+        Some(commands) => out.write_always(commands),
+        None => out.write_always(&render_human(
+            &report.diagnostics,
+            &report.sources,
+            out.color(),
+        )),
+    }
+    out.write(&format!(
+        "vizier ci: {} template error(s); nothing was run\n",
+        report.errors()
+    ));
 }
 
 fn short(sha: &str) -> &str {

@@ -11,7 +11,6 @@ use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
 use crate::ci::push;
 use crate::ci::report::{self, finish, lines, write_file};
 use crate::ci::summary::Summary;
-use crate::diagnostic::render_human;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::launch;
@@ -51,24 +50,13 @@ fn setup(artifacts_dir: Option<&Path>) -> Result<Setup> {
 
 /// Renders template errors the way `vizier ci` does.
 fn render_invalid(report: &Report, github: bool, out: &mut Output) {
-    if github {
-        let annotations: Vec<Annotation> = report
-            .diagnostics
-            .iter()
-            .map(Annotation::from_diagnostic)
-            .collect();
-        out.write(&limit(annotations).commands());
-    } else {
-        out.write(&render_human(
-            &report.diagnostics,
-            &report.sources,
-            out.color(),
-        ));
-    }
-    out.write(&format!(
-        "vizier ci: {} template error(s); nothing was run\n",
-        report.errors()
-    ));
+    let annotations: Vec<Annotation> = report
+        .diagnostics
+        .iter()
+        .map(Annotation::from_diagnostic)
+        .collect();
+    let commands = github.then(|| limit(annotations).commands());
+    super::ci::render_invalid(report, commands.as_deref(), out);
 }
 
 fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
