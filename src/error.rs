@@ -38,9 +38,9 @@ pub enum Error {
     OutsideRoot { path: String },
     #[error("git: {message}")]
     Git { message: String },
-    /// Failures of the CI layer (push events, shallow clones, runner files); see `ci::CiError`.
+    /// Failures of the CI layer (push events, shallow clones, runner files); see [`CiError`].
     #[error(transparent)]
-    Ci(#[from] crate::ci::CiError),
+    Ci(#[from] CiError),
 }
 
 impl Error {
@@ -88,6 +88,31 @@ impl Error {
             message: err.to_string(),
         }
     }
+}
+
+/// Failures of the CI layer. They live here, not in `ci`, so that `error` stays a leaf every module
+/// can use; `ci` re-exports them. They reach users through [`Error::Ci`] (exit code 3).
+///
+/// A CI input or runner file that vizier cannot work with. Each variant names the file, field or
+/// commit at fault and, where there is one, the way out.
+#[derive(Debug, thiserror::Error)]
+pub enum CiError {
+    #[error("push event `{origin}`: {message}")]
+    Event { origin: String, message: String },
+    #[error("{what} is not in this clone{}\nhelp: {help}", if *.shallow { " (it is a shallow clone)" } else { "" })]
+    MissingHistory {
+        what: String,
+        shallow: bool,
+        help: String,
+    },
+    #[error("`{command}` failed: {stderr}")]
+    GitCommand { command: String, stderr: String },
+    #[error("run manifest `{path}`: {message}")]
+    Manifest { path: String, message: String },
+    #[error("GitHub output `{name}`: {message}")]
+    Output { name: String, message: String },
+    #[error("no randomness for a delimiter: {message}")]
+    Random { message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

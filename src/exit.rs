@@ -8,3 +8,12 @@ pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Operational failure: not a git repository, an unreadable file, I/O or git errors.
 pub const OPERATIONAL: u8 = 3;
+
+/// A finished child's exit code as a shell reports it: its own code, or 128+N for signal N.
+pub fn of_status(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}

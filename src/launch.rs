@@ -143,7 +143,8 @@ pub fn load_user_config(
     let shown = path.display().to_string();
     let mut sources = crate::diagnostic::SourceMap::default();
     let file = sources.add(crate::diagnostic::SourceFile::new(shown.as_str(), text));
-    let (config, findings) = crate::config::parse_user_config(file, &sources.get(file).text);
+    let (config, findings) =
+        crate::validate::config::parse_user_config(file, &sources.get(file).text);
     let ok = !findings
         .iter()
         .any(|f| f.severity == crate::diagnostic::Severity::Error);

@@ -4,27 +4,27 @@
 //! stages. `cli` is the only module that prints. See `docs/ARCHITECTURE.md`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod agent;
+pub(crate) mod agent;
 pub mod ci;
 pub mod cli;
 pub mod compile;
-pub mod config;
+pub(crate) mod config;
 pub mod diagnostic;
 pub mod error;
-pub mod exec;
-pub mod exit;
-pub mod failure;
-pub mod git;
-pub mod hooks;
+pub(crate) mod exec;
+pub(crate) mod exit;
+pub(crate) mod failure;
+pub(crate) mod git;
+pub(crate) mod hooks;
 pub mod init;
-pub mod launch;
-pub mod ops;
-pub mod outputs;
-pub mod record_schema;
-pub mod runner;
-pub mod schedule;
-pub mod schema;
-pub mod store;
+pub(crate) mod launch;
+pub(crate) mod ops;
+pub(crate) mod outputs;
+pub(crate) mod record_schema;
+pub(crate) mod runner;
+pub(crate) mod schedule;
+pub(crate) mod schema;
+pub(crate) mod store;
 pub mod template;
 pub mod validate;
 pub mod workspace;

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{Plan, PlanNode};
 use crate::store::{Store, to_json, write_atomic};
+use crate::template::output_refs::env_name;
+use crate::template::output_refs::parse_ref;
 use crate::template::params::{Piece, pieces};
 
 /// The environment variable naming the file a node writes its outputs to.
@@ -30,35 +32,6 @@ pub const FILE_LIMIT: u64 = 8 << 20;
 pub const AGENT_TEXT: &str = "text";
 
 pub type Outputs = BTreeMap<String, String>;
-
-/// A reference `${nodes.<id>.outputs.<name>}`: the text between `${` and `}` split in two.
-pub fn parse_ref(inner: &str) -> Option<(&str, &str)> {
-    let rest = inner.strip_prefix("nodes.")?;
-    let at = rest.rfind(".outputs.")?;
-    let (node, name) = (&rest[..at], &rest[at + ".outputs.".len()..]);
-    (!node.is_empty() && !name.is_empty()).then_some((node, name))
-}
-
-/// Whether `${…}` text is an output reference (`nodes.` …) rather than a param.
-pub fn is_output_ref(inner: &str) -> bool {
-    inner.starts_with("nodes.")
-}
-
-/// `VIZIER_OUTPUT_<NODE>_<NAME>`: upper-cased, every character outside `[A-Z0-9]` as `_`.
-pub fn env_name(node: &str, name: &str) -> String {
-    let upper = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    format!("VIZIER_OUTPUT_{}_{}", upper(node), upper(name))
-}
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -381,98 +354,14 @@ pub fn collect(
     Ok(outputs)
 }
 
-/// After a node's operation: collects and records its outputs into `result` (metadata `outputs`);
-/// outputs that cannot be read, or are too large, fail the node.
-pub fn finish(store: &Store, job_id: &str, attempt: u32, result: &mut crate::ops::OpResult) {
-    match collect(store, job_id, attempt, &result.outputs) {
-        Ok(outputs) => {
-            if !outputs.is_empty() {
-                result
-                    .metadata
-                    .insert("outputs".into(), serde_json::json!(outputs));
-            }
-        }
-        Err(message) => {
-            let failed_before = result.outcome != "succeeded";
-            result.outcome = "failed";
-            result.message = Some(match result.message.take() {
-                Some(before) if failed_before => format!("{before}; {message}"),
-                _ => message,
-            });
-        }
-    }
-}
-
 fn display(store: &Store, path: &Path) -> String {
     store.relative(path)
-}
-
-/// Compile time: substitutes params in an arg that holds output references, leaving those references
-/// (and escaping every other `${`, from `$${` or from a param's value, as `$${`) for [`prepare`].
-pub fn defer_params(text: &str, params: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    // Text between output references, as it would read after substitution; escaped as a whole
-    // (a `$${` escape is split over two pieces by the scanner).
-    let mut fixed = String::new();
-    for piece in pieces(text) {
-        match piece {
-            Piece::Literal(s) | Piece::Unclosed(s) => fixed.push_str(s),
-            Piece::Ref(inner) if parse_ref(inner).is_some() => {
-                out.push_str(&fixed.replace("${", "$${"));
-                fixed.clear();
-                out.push_str("${");
-                out.push_str(inner);
-                out.push('}');
-            }
-            Piece::Ref(inner) => {
-                fixed.push_str(params.get(inner).ok_or_else(|| inner.to_owned())?);
-            }
-        }
-    }
-    out.push_str(&fixed.replace("${", "$${"));
-    Ok(out)
-}
-
-/// The output references in `text`: (byte range of the whole `${…}` in `text`, node id, name).
-pub fn refs_in(text: &str) -> Vec<(std::ops::Range<usize>, &str, &str)> {
-    let base = text.as_ptr() as usize;
-    pieces(text)
-        .into_iter()
-        .filter_map(|p| match p {
-            Piece::Ref(inner) => {
-                let (node, name) = parse_ref(inner)?;
-                let start = inner.as_ptr() as usize - base - 2;
-                Some((start..start + inner.len() + 3, node, name))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// `text` with the node id of every output reference mapped through `rename` (composition renames
-/// `<id>` to `<stage>__<id>`); everything else, escapes included, is kept byte for byte.
-pub fn rename_refs(text: &str, rename: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (range, node, name) in refs_in(text) {
-        out.push_str(&text[at..range.start]);
-        out.push_str(&format!("${{nodes.{}.outputs.{name}}}", rename(node)));
-        at = range.end;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
-/// Whether text holds a `${nodes.…}` reference.
-pub fn has_output_ref(text: &str) -> bool {
-    pieces(text)
-        .iter()
-        .any(|p| matches!(p, Piece::Ref(inner) if parse_ref(inner).is_some()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::output_refs::{defer_params, refs_in, rename_refs};
 
     #[test]
     fn lines_and_blocks_parse_like_github_outputs() {

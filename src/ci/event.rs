@@ -11,7 +11,6 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use git2::{ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
 use serde::Deserialize;
@@ -705,21 +704,16 @@ fn fetch(
     argv.push(&policy.remote);
     argv.extend(refspecs);
     let display = format!("git {}", argv.join(" "));
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(&argv)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| CiError::GitCommand {
+    let output =
+        crate::git::command::run_in(root, &argv).map_err(|stderr| CiError::GitCommand {
             command: display.clone(),
-            stderr: e.to_string(),
+            stderr,
         })?;
     fetched.push(display.clone());
-    if !output.status.success() {
+    if !output.ok() {
         return Err(CiError::GitCommand {
             command: display,
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            stderr: output.stderr.trim().to_owned(),
         }
         .into());
     }

@@ -16,7 +16,6 @@
 //! It does not materialize or schedule runs (that is the store and scheduler), and it does not print:
 //! it returns text and data for `cli/` to write.
 
-mod error;
 pub mod event;
 pub mod fanout;
 pub mod github;
@@ -24,7 +23,8 @@ pub mod manifest_view;
 mod outcome;
 pub mod push;
 pub mod report;
+pub mod run;
 pub mod summary;
 
-pub use error::CiError;
+pub use crate::error::CiError;
 pub use outcome::CiOutcome;

@@ -113,6 +113,32 @@ pub fn templates(given: &[String], config: Option<&Config>) -> Vec<String> {
         .unwrap_or_else(|| vec!["ci".to_owned()])
 }
 
+/// [`artifacts_dir`], made: the folder exists when this returns.
+pub fn make_artifacts_dir(
+    root: &Path,
+    given: Option<&Path>,
+    config: Option<&Config>,
+) -> Result<PathBuf> {
+    let artifacts = artifacts_dir(root, given, config)?;
+    std::fs::create_dir_all(&artifacts).map_err(|source| crate::error::Error::Write {
+        path: artifacts.clone(),
+        source,
+    })?;
+    Ok(artifacts)
+}
+
+/// [`Push::load`], keeping a copy of the event file (when there is one) as `event.json` in the
+/// artifacts folder.
+pub fn load_keeping_event(event_path: Option<PathBuf>, artifacts: &Path) -> Result<Push> {
+    let push = Push::load(event_path)?;
+    if let Some(path) = &push.source.event_path
+        && push.event.is_some()
+    {
+        let _ = std::fs::copy(path, artifacts.join("event.json"));
+    }
+    Ok(push)
+}
+
 /// The artifacts folder: `--artifacts-dir` (relative to the current folder; the operator may name any
 /// folder), else `[ci]
 /// artifacts_dir`, else `.vizier/artifacts` (both inside the repository).

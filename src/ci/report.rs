@@ -10,7 +10,7 @@ use super::github::{self, Annotation, Limited, Location, Outputs, Runner, limit}
 use super::manifest_view::ManifestView;
 use super::summary::Summary;
 use crate::error::{Error, Result};
-use crate::store::Manifest;
+use crate::store::{Manifest, Store};
 
 /// An annotation per node that ended badly, at its template file.
 pub fn node_annotations(finished: &[Manifest]) -> Vec<Annotation> {
@@ -155,4 +155,48 @@ pub fn node_log(store: &crate::store::Store, job_id: &str) -> String {
         }
     }
     log
+}
+
+/// Copies a run's manifest and job records and logs into the artifacts folder; returns the
+/// manifest's path there.
+pub fn copy_run(store: &Store, m: &Manifest, artifacts: &Path) -> Result<PathBuf> {
+    let runs = artifacts.join("runs");
+    std::fs::create_dir_all(&runs).map_err(|source| Error::Write {
+        path: runs.clone(),
+        source,
+    })?;
+    let manifest = runs.join(format!("{}.json", m.run_id));
+    copy(&store.manifest_path(&m.run_id), &manifest)?;
+    for n in &m.nodes {
+        let dest = artifacts.join("jobs").join(&n.job_id);
+        std::fs::create_dir_all(&dest).map_err(|source| Error::Write {
+            path: dest.clone(),
+            source,
+        })?;
+        for file in ["job.json", "stdout.log", "stderr.log", "outcome.json"] {
+            let from = store.job_dir(&n.job_id).join(file);
+            // Regular files only: a FIFO or a link in a job folder is never read or followed.
+            if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
+                copy(&from, &dest.join(file))?;
+            }
+        }
+        // Node outputs and an agent's raw stream travel with the records (docs/agents.md).
+        for file in ["outputs.json", "agent-stream.jsonl"] {
+            let from = store.job_dir(&n.job_id).join(file);
+            // Regular files only: a FIFO or a link in a job folder is never read or followed.
+            if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
+                copy(&from, &dest.join(file))?;
+            }
+        }
+    }
+    Ok(manifest)
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|source| Error::Write {
+            path: to.to_path_buf(),
+            source,
+        })
 }

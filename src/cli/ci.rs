@@ -1,30 +1,21 @@
-//! `vizier ci`: validate every template, read the push, run the configured templates for the pushed
-//! commit, and leave a complete record: annotations, grouped logs, the step summary, outputs, and
-//! the artifacts folder.
-
-use std::path::{Path, PathBuf};
+//! `vizier ci`: parses its flags and renders what `ci::run` reports — findings, each run's start,
+//! its nodes' logs fenced for the runner, its end and failures — and picks the exit code.
 
 use super::Output;
 use super::args::{CiArgs, CiFormat};
-use crate::ci::CiOutcome;
-use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
-use crate::ci::push::{self, Push};
-use crate::ci::report::{self, finish, lines, write_file};
-use crate::ci::summary::Summary;
+use crate::ci::github::{Runner, grouped_log};
+use crate::ci::report;
+use crate::ci::run::{CiEnd, CiInput, Event};
 use crate::diagnostic::render_human;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit;
-use crate::launch::{self, Prepared};
 use crate::runner;
-use crate::store::{Manifest, Store};
-use crate::validate::validate;
-use crate::workspace::{WorkTree, default_paths};
+use crate::validate::Report;
 
 pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     out.set_quiet(args.quiet);
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
-    let root = ws.root.clone();
     let gh = Runner::from_env();
     let format = args.format.unwrap_or(if gh.actions {
         CiFormat::Github
@@ -32,142 +23,71 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
         CiFormat::Text
     });
     let github = format == CiFormat::Github;
-
-    // 1. Validate everything first; a bad template means no run at all.
-    let reader = WorkTree { root: root.clone() };
-    let report = validate(&reader, &default_paths(&reader)?)?;
-    let (config, _) = launch::load_config(&root)?;
-    let artifacts = push::artifacts_dir(&root, args.artifacts_dir.as_deref(), config.as_ref())?;
-    std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
-        path: artifacts.clone(),
-        source,
-    })?;
-    let mut outputs = Outputs::new();
-    outputs.set("artifacts-dir", artifacts.display().to_string())?;
-    if report.errors() > 0 {
-        let annotations: Vec<Annotation> = report
-            .diagnostics
-            .iter()
-            .map(Annotation::from_diagnostic)
-            .collect();
-        let limited = limit(annotations);
-        if github {
-            out.write_always(&limited.commands());
-        } else {
-            out.write_always(&render_human(
-                &report.diagnostics,
-                &report.sources,
-                out.color(),
-            ));
-        }
-        out.write(&format!(
-            "vizier ci: {} template error(s); nothing was run\n",
-            report.errors()
-        ));
-        let mut all: Vec<&Annotation> = limited.shown.iter().chain(&limited.overflow).collect();
-        all.sort_by_key(|a| a.rank);
-        write_file(
-            &artifacts.join("annotations.txt"),
-            &lines(all.iter().map(|a| a.text.as_str())),
-        )?;
-        let summary = Summary {
-            runs: Vec::new(),
-            overflow: limited.overflow,
-            notes: vec![format!(
-                "{} template error(s): nothing was run.",
-                report.errors()
-            )],
-        };
-        finish(&gh, &artifacts, &summary, outputs, &[], CiOutcome::Failed)?;
-        return Ok(exit::FAILED);
-    }
-
-    // 2. The push.
-    let push = Push::load(args.event_path.clone())?;
-    if let Some(path) = &push.source.event_path
-        && push.event.is_some()
-    {
-        let _ = std::fs::copy(path, artifacts.join("event.json"));
-    }
-    if let Some(deleted) = push.deleted_ref() {
-        out.write(&format!(
-            "vizier ci: `{deleted}` was deleted; nothing to run\n"
-        ));
-        let summary = Summary {
-            notes: vec![format!("`{deleted}` was deleted: nothing to run.")],
-            ..Summary::default()
-        };
-        finish(&gh, &artifacts, &summary, outputs, &[], CiOutcome::Skipped)?;
-        return Ok(exit::OK);
-    }
-    let push::Framed {
-        trigger,
-        notes,
-        warnings,
-    } = push::trigger(&root, &push, &artifacts)?;
-
-    // 3.–4. One run per configured template.
-    let templates = push::templates(&args.templates, config.as_ref());
-    let store = Store::new(&root);
-    let mut finished: Vec<Manifest> = Vec::new();
-    for name in &templates {
-        let resolved = launch::resolve(&ws, &cwd, name, config.as_ref())?;
-        let prepared =
-            launch::prepare_with(&root, &resolved, &[], trigger.clone(), args.user_config);
-        let mut plan = match prepared? {
-            Prepared::Ready(plan) => *plan,
-            Prepared::Invalid(report) => {
+    // Under GitHub Actions the runner reads workflow commands from any output, so child output is
+    // fenced whatever the format: a log line never becomes a command.
+    let fence = github || gh.actions;
+    let input = CiInput {
+        ws: &ws,
+        cwd: &cwd,
+        gh: &gh,
+        artifacts_dir: args.artifacts_dir.as_deref(),
+        event_path: args.event_path.clone(),
+        templates: &args.templates,
+        user_config: args.user_config,
+    };
+    let end = crate::ci::run::run(input, &mut |event| {
+        match event {
+            Event::Invalid { report, limited } => {
+                let commands = github.then(|| limited.commands());
+                render_invalid(report, commands.as_deref(), out);
+            }
+            Event::Deleted(deleted) => out.write(&format!(
+                "vizier ci: `{deleted}` was deleted; nothing to run\n"
+            )),
+            Event::NotCompiled(report) => {
                 out.write_always(&render_human(&report.diagnostics, &report.sources, false));
-                return Ok(exit::FAILED);
             }
-        };
-        launch::materialize(&store, &mut plan, true)?;
-        out.write(&format!(
-            "vizier ci: run {} ({}) for {} at {}\n",
-            plan.run_id,
-            name,
-            trigger.ref_name,
-            short(&trigger.sha)
-        ));
-        let manifest = runner::drive(&store, &plan.run_id, &mut |_| {})?;
-        for node in &manifest.nodes {
-            let log = report::node_log(&store, &node.job_id);
-            let title = format!("{} · {}", node.node_id, node.status);
-            // Under GitHub Actions the runner reads workflow commands from any output, so child
-            // output is fenced whatever the format: a log line never becomes a command.
-            if github || gh.actions {
-                out.write(&grouped_log(&title, &log)?);
-            } else {
-                out.write(&format!("--- {title}\n{log}"));
+            Event::Started {
+                run_id,
+                template,
+                ref_name,
+                sha,
+            } => out.write(&format!(
+                "vizier ci: run {run_id} ({template}) for {ref_name} at {}\n",
+                short(sha)
+            )),
+            Event::Ended {
+                store,
+                manifest,
+                failures,
+            } => {
+                for node in &manifest.nodes {
+                    let log = report::node_log(store, &node.job_id);
+                    let title = format!("{} · {}", node.node_id, node.status);
+                    if fence {
+                        out.write(&grouped_log(&title, &log)?);
+                    } else {
+                        out.write(&format!("--- {title}\n{log}"));
+                    }
+                }
+                out.write(&format!(
+                    "vizier ci: run {} {}\n",
+                    manifest.run_id,
+                    manifest.outcome.as_deref().unwrap_or("ended")
+                ));
+                out.write_always(&super::failure::render(failures, fence));
             }
         }
-        out.write(&format!(
-            "vizier ci: run {} {}\n",
-            manifest.run_id,
-            manifest.outcome.as_deref().unwrap_or("ended")
-        ));
-        let failures = crate::failure::failures(&store, &manifest);
-        out.write_always(&super::failure::render(&failures, github || gh.actions));
-        finished.push(manifest);
-        if runner::interrupt::received().is_some() {
-            break; // interrupted: record and upload what ran, start nothing more
-        }
-    }
-
-    // 5. Artifacts, annotations, summary, outputs.
-    let mut manifest_paths = Vec::new();
-    for m in &finished {
-        manifest_paths.push(copy_run(&store, m, &artifacts)?);
-    }
-    let concluded = report::conclude(
-        &gh,
-        &artifacts,
-        &finished,
-        &manifest_paths,
-        warnings,
-        notes,
-        outputs,
-    )?;
+        Ok(())
+    })?;
+    let (concluded, artifacts) = match end {
+        CiEnd::Invalid => return Ok(exit::FAILED),
+        CiEnd::NothingToRun => return Ok(exit::OK),
+        CiEnd::Concluded {
+            concluded,
+            artifacts,
+        } => (concluded, artifacts),
+    };
     if github {
         out.write_always(&concluded.limited_commands);
     }
@@ -189,48 +109,23 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
     Ok(if failed { exit::FAILED } else { exit::OK })
 }
 
+/// Template errors, as GitHub workflow `commands` (annotations) when given, else for a person; then
+/// that nothing was run. `vizier ci` and `vizier ci plan` say it alike.
+pub(super) fn render_invalid(report: &Report, commands: Option<&str>, out: &mut Output) {
+    match commands {
+        Some(commands) => out.write_always(commands),
+        None => out.write_always(&render_human(
+            &report.diagnostics,
+            &report.sources,
+            out.color(),
+        )),
+    }
+    out.write(&format!(
+        "vizier ci: {} template error(s); nothing was run\n",
+        report.errors()
+    ));
+}
+
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
-}
-
-/// Copies a run's manifest and job records and logs into the artifacts folder; returns the
-/// manifest's path there.
-fn copy_run(store: &Store, m: &Manifest, artifacts: &Path) -> Result<PathBuf> {
-    let runs = artifacts.join("runs");
-    std::fs::create_dir_all(&runs).map_err(|source| Error::Write {
-        path: runs.clone(),
-        source,
-    })?;
-    let manifest = runs.join(format!("{}.json", m.run_id));
-    copy(&store.manifest_path(&m.run_id), &manifest)?;
-    for n in &m.nodes {
-        let dest = artifacts.join("jobs").join(&n.job_id);
-        std::fs::create_dir_all(&dest).map_err(|source| Error::Write {
-            path: dest.clone(),
-            source,
-        })?;
-        for file in ["job.json", "stdout.log", "stderr.log", "outcome.json"] {
-            let from = store.job_dir(&n.job_id).join(file);
-            if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
-                copy(&from, &dest.join(file))?;
-            }
-        }
-        // Node outputs and an agent's raw stream travel with the records (docs/agents.md).
-        for file in ["outputs.json", "agent-stream.jsonl"] {
-            let from = store.job_dir(&n.job_id).join(file);
-            if from.exists() {
-                copy(&from, &dest.join(file))?;
-            }
-        }
-    }
-    Ok(manifest)
-}
-
-fn copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|source| Error::Write {
-            path: to.to_path_buf(),
-            source,
-        })
 }

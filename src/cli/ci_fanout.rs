@@ -6,18 +6,17 @@ use std::path::{Path, PathBuf};
 use super::Output;
 use super::args::{CiCollectArgs, CiFanout, CiFormat, CiNodeArgs, CiPlanArgs, CiPlanFormat};
 use crate::ci::CiOutcome;
-use crate::ci::fanout::{self, Compiled, FanoutPlan, PLAN_FILE, collect, node};
-use crate::ci::github::{self, Annotation, Outputs, Runner, grouped_log, limit};
-use crate::ci::push::{self, Push};
+use crate::ci::fanout::{self, Compiled, FanoutPlan, collect, node, push_plan};
+use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
+use crate::ci::push;
 use crate::ci::report::{self, finish, lines, write_file};
 use crate::ci::summary::Summary;
-use crate::diagnostic::render_human;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::launch;
-use crate::store::{self, Store, to_json, write_atomic};
-use crate::validate::{Report, validate};
-use crate::workspace::{WorkTree, Workspace, default_paths};
+use crate::store::{self, Store, to_json};
+use crate::validate::Report;
+use crate::workspace::Workspace;
 
 pub fn run(command: CiFanout, out: &mut Output) -> Result<u8> {
     match command {
@@ -39,11 +38,7 @@ fn setup(artifacts_dir: Option<&Path>) -> Result<Setup> {
     let cwd = super::current_dir()?;
     let ws = super::vizier_workspace(&cwd)?;
     let (config, _) = launch::load_config(&ws.root)?;
-    let artifacts = push::artifacts_dir(&ws.root, artifacts_dir, config.as_ref())?;
-    std::fs::create_dir_all(&artifacts).map_err(|source| Error::Write {
-        path: artifacts.clone(),
-        source,
-    })?;
+    let artifacts = push::make_artifacts_dir(&ws.root, artifacts_dir, config.as_ref())?;
     Ok(Setup {
         cwd,
         ws,
@@ -53,36 +48,15 @@ fn setup(artifacts_dir: Option<&Path>) -> Result<Setup> {
     })
 }
 
-fn load_push(s: &Setup, event_path: Option<PathBuf>) -> Result<Push> {
-    let push = Push::load(event_path)?;
-    if let Some(path) = &push.source.event_path
-        && push.event.is_some()
-    {
-        let _ = std::fs::copy(path, s.artifacts.join("event.json"));
-    }
-    Ok(push)
-}
-
 /// Renders template errors the way `vizier ci` does.
 fn render_invalid(report: &Report, github: bool, out: &mut Output) {
-    if github {
-        let annotations: Vec<Annotation> = report
-            .diagnostics
-            .iter()
-            .map(Annotation::from_diagnostic)
-            .collect();
-        out.write(&limit(annotations).commands());
-    } else {
-        out.write(&render_human(
-            &report.diagnostics,
-            &report.sources,
-            out.color(),
-        ));
-    }
-    out.write(&format!(
-        "vizier ci: {} template error(s); nothing was run\n",
-        report.errors()
-    ));
+    let annotations: Vec<Annotation> = report
+        .diagnostics
+        .iter()
+        .map(Annotation::from_diagnostic)
+        .collect();
+    let commands = github.then(|| limit(annotations).commands());
+    super::ci::render_invalid(report, commands.as_deref(), out);
 }
 
 fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
@@ -99,65 +73,24 @@ fn plan(args: CiPlanArgs, out: &mut Output) -> Result<u8> {
         ));
     }
     let now = store::now();
-    let empty = |note: String, errors: usize| FanoutPlan {
-        version: fanout::PLAN_FORMAT,
-        created_at: now.clone(),
+    let planned = push_plan::plan(push_plan::PlanInput {
+        ws: &s.ws,
+        cwd: &s.cwd,
+        config: s.config.as_ref(),
+        artifacts: &s.artifacts,
+        event_path: args.event_path.clone(),
+        templates: &args.templates,
         max_levels: usize::from(args.max_levels),
-        levels: 0,
-        note: Some(note),
-        errors,
-        runs: Vec::new(),
-    };
-    let reader = WorkTree {
-        root: s.ws.root.clone(),
-    };
-    let report = validate(&reader, &default_paths(&reader)?)?;
-    let (fanout, code) = if report.errors() > 0 {
-        render_invalid(&report, github, out);
-        (
-            empty(
-                format!("{} template error(s): nothing was run.", report.errors()),
-                report.errors(),
-            ),
-            exit::FAILED,
-        )
-    } else {
-        let push = load_push(&s, args.event_path.clone())?;
-        if let Some(deleted) = push.deleted_ref() {
-            (
-                empty(format!("`{deleted}` was deleted: nothing to run."), 0),
-                exit::OK,
-            )
-        } else {
-            let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
-            let templates = push::templates(&args.templates, s.config.as_ref());
-            match fanout::compile_templates(
-                &s.ws,
-                &s.cwd,
-                &templates,
-                s.config.as_ref(),
-                &framed.trigger,
-            )? {
-                Compiled::Invalid(report) => {
-                    render_invalid(&report, github, out);
-                    (
-                        empty(
-                            format!("{} template error(s): nothing was run.", report.errors()),
-                            report.errors(),
-                        ),
-                        exit::FAILED,
-                    )
-                }
-                Compiled::Ready(plans) => {
-                    let store = Store::new(&s.ws.root);
-                    let (fanout, _) =
-                        fanout::plan_push(&store, plans, usize::from(args.max_levels), &now);
-                    (fanout, exit::OK)
-                }
-            }
+        now: &now,
+    })?;
+    let code = match &planned.invalid {
+        Some(report) => {
+            render_invalid(report, github, out);
+            exit::FAILED
         }
+        None => exit::OK,
     };
-    write_atomic(&s.artifacts.join(PLAN_FILE), &to_json(&fanout))?;
+    let fanout = planned.fanout;
     if github {
         let mut outputs = Outputs::new();
         for (name, value) in fanout.github_outputs() {
@@ -259,7 +192,7 @@ fn run_node(args: CiNodeArgs, out: &mut Output) -> Result<u8> {
         )));
     };
     let template = planned.template.clone();
-    let push = load_push(&s, args.event_path.clone())?;
+    let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
     let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
     let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, Some(&template), github, out)?
     else {
@@ -333,24 +266,14 @@ fn run_collect(args: CiCollectArgs, out: &mut Output) -> Result<u8> {
         )?;
         return Ok(if failed { exit::FAILED } else { exit::OK });
     }
-    let push = load_push(&s, args.event_path.clone())?;
+    let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
     let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
     let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, None, github, out)? else {
         return Ok(exit::FAILED);
     };
     let collected = collect::collect(&s.ws.root, &fanout, compiled, &args.store_in, &s.artifacts)?;
     let mut warnings = framed.warnings;
-    for c in &collected {
-        for w in &c.warnings {
-            warnings.push(Annotation::new(
-                github::Level::Warning,
-                github::rank::NODE_BLOCKED,
-                Some("vizier: fan-out"),
-                None,
-                &format!("run {}: {w}", c.manifest.run_id),
-            ));
-        }
-    }
+    warnings.extend(collect::warning_annotations(&collected));
     let finished: Vec<_> = collected.iter().map(|c| c.manifest.clone()).collect();
     let paths: Vec<_> = collected.iter().map(|c| c.path.clone()).collect();
     let concluded = report::conclude(

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::exit;
 use crate::ops::{self, Released};
 use crate::runner::{self, Cache, Scope};
-use crate::store::{Approval, JobRecord, Manifest, Status, Store};
+use crate::store::{JobRecord, Manifest, Store};
 use crate::template::Class;
 use crate::workspace::Workspace;
 
@@ -538,21 +538,6 @@ fn tail(store: &Store, id: &str, follow: bool, out: &mut Output) -> Result<u8> {
     }
 }
 
-/// Records what the clean-up of `jobs retry` / `cancel` did in each job's metadata (`cleanup`) and
-/// tells the person; a clean-up that could not finish is a warning, never silent.
-fn record_cleanup(m: &mut Manifest, verb: &str, notes: &[Released]) {
-    let mut by_node: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for n in notes {
-        by_node.entry(n.index).or_default().push(&n.note);
-    }
-    for (i, list) in by_node {
-        m.nodes[i].metadata.insert(
-            "cleanup".into(),
-            json!(format!("{verb}: {}", list.join("; "))),
-        );
-    }
-}
-
 fn report_cleanup(notes: &[Released], out: &mut Output) {
     for n in notes {
         if n.ok {
@@ -564,28 +549,10 @@ fn report_cleanup(notes: &[Released], out: &mut Output) {
 }
 
 fn retry(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
-    let whole_run = crate::store::ids::is_run_id(id);
-    let (run_id, index) = if whole_run {
-        (id.to_owned(), None)
-    } else {
-        let (run_id, index) = runner::run_of_job(store, id)?;
-        (run_id, Some(index))
-    };
-    let mut notes = Vec::new();
-    let mut count = 0;
-    runner::update_run(store, &run_id, |plan, m| {
-        let targets = match index {
-            Some(i) => vec![i],
-            None => runner::retry::bad_jobs(m),
-        };
-        let rewound = runner::retry::rewind_set(plan, &targets);
-        notes = runner::retry::rewind(store, plan, m, &rewound)?;
-        count = rewound.len();
-        record_cleanup(m, "jobs retry", &notes);
-        Ok(rewound)
-    })?;
-    report_cleanup(&notes, out);
-    if whole_run {
+    let done = runner::person::retry(store, id)?;
+    report_cleanup(&done.cleanup, out);
+    let (count, run_id) = (done.count, &done.run_id);
+    if done.whole_run {
         out.write(&format!(
             "rewound {count} job(s) of run {run_id} that ended badly and their downstream; the run continues\n"
         ));
@@ -608,120 +575,28 @@ fn check_id_arg(id: &str) -> Result<()> {
 }
 
 fn cancel(store: &Store, id: &str, out: &mut Output) -> Result<u8> {
-    let (run_id, index) = runner::run_of_job(store, id)?;
-    let mut process = None;
-    let mut attempt = 0;
-    runner::update_run(store, &run_id, |_, m| {
-        let node = &mut m.nodes[index];
-        if node.status.is_terminal() {
-            return Err(Error::Usage(format!(
-                "`{id}` already ended ({})",
-                node.status
-            )));
-        }
-        process = node.process.clone();
-        attempt = node.attempts;
-        node.status = Status::Cancelled;
-        node.outcome = None;
-        node.reason = Some("cancelled by `vizier jobs cancel`".into());
-        node.finished_at = Some(crate::store::now());
-        node.process = None;
-        Ok(vec![index])
-    })?;
-    if let Some(p) = process {
-        // Stop the claimant too, in case a duplicate start won the claim.
-        let attempt_owner = crate::exec::claimant(store, id, attempt);
-        crate::exec::stop_group(&p, Duration::from_secs(3));
-        if let Some(owner) = attempt_owner {
-            crate::exec::stop_group(&owner, Duration::from_secs(3));
-        }
-    }
-    // Now that nothing of the job runs any more, remove what it owns.
-    let mut notes = Vec::new();
-    runner::update_run(store, &run_id, |_, m| {
-        notes = ops::release_owned(store, m, &[index]);
-        record_cleanup(m, "jobs cancel", &notes);
-        Ok(if notes.is_empty() {
-            vec![]
-        } else {
-            vec![index]
-        })
-    })?;
+    let notes = runner::person::cancel(store, id)?;
     report_cleanup(&notes, out);
     out.write(&format!("cancelled {id}\n"));
     Ok(exit::OK)
 }
 
 fn decide(store: &Store, id: &str, reject: Option<String>, out: &mut Output) -> Result<u8> {
-    let (run_id, index) = runner::run_of_job(store, id)?;
-    let (plan, _) = runner::load_run(store, &run_id)?;
-    if !plan.nodes[index].approval_required() {
-        return Err(Error::Usage(format!("`{id}` has no approval gate")));
-    }
-    let verb = if reject.is_some() {
-        "rejected"
-    } else {
-        "approved"
-    };
-    runner::update_run(store, &run_id, |_, m| {
-        let node = &mut m.nodes[index];
-        if node.status.is_terminal() || node.status == Status::Running {
-            return Err(Error::Usage(format!(
-                "`{id}` is not waiting for approval ({})",
-                node.status
-            )));
-        }
-        node.approval = Some(Approval {
-            state: verb.to_owned(),
-            reason: reject.clone(),
-            at: crate::store::now(),
-        });
-        Ok(vec![index])
-    })?;
+    let verb = runner::person::decide(store, id, reject)?;
     out.write(&format!("{verb} {id}\n"));
     Ok(exit::OK)
 }
 
 fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
-    let _lock = store.lock()?;
-    let active: HashSet<String> = store.active_runs()?.into_iter().collect();
-    let (manifests, bad) = store.all_manifests();
-    for (path, e) in bad {
+    let done = runner::person::gc(store, keep)?;
+    for (path, e) in &done.skipped {
         out.error_text(&format!(
             "warning: skipping corrupt run manifest {path}: {e}\n"
         ));
     }
-    let finished: Vec<&Manifest> = manifests
-        .iter()
-        .filter(|m| {
-            !active.contains(&m.run_id)
-                && m.is_finished()
-                && !m
-                    .driver
-                    .as_ref()
-                    .is_some_and(|d| crate::exec::driver_alive(store, &m.run_id, d))
-        })
-        .collect();
-    let remove = finished.len().saturating_sub(keep);
-    let mut removed = 0;
-    for m in finished.iter().take(remove) {
-        for n in &m.nodes {
-            let _ = std::fs::remove_dir_all(store.job_dir(&n.job_id));
-        }
-        let _ = std::fs::remove_dir_all(store.dir.join("artifacts/custom").join(&m.run_id));
-        let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
-        let _ = std::fs::remove_file(store.plan_path(&m.run_id));
-        store.remove_swaps(&m.run_id);
-        let _ = std::fs::remove_file(crate::exec::driver_lock_path(store, &m.run_id));
-        std::fs::remove_file(store.manifest_path(&m.run_id)).map_err(|source| Error::Write {
-            path: store.manifest_path(&m.run_id),
-            source,
-        })?;
-        removed += 1;
-    }
     out.write(&format!(
-        "removed {removed} finished run(s); kept {}\n",
-        finished.len() - removed
+        "removed {} finished run(s); kept {}\n",
+        done.removed, done.kept
     ));
     Ok(exit::OK)
 }

@@ -427,9 +427,9 @@ pub fn compile(
         let mut args = BTreeMap::new();
         let mut output_args = Vec::new();
         for (k, v) in &node.args {
-            let value = if crate::outputs::has_output_ref(&v.value) {
+            let value = if crate::template::output_refs::has_output_ref(&v.value) {
                 output_args.push(k.value.clone());
-                crate::outputs::defer_params(&v.value, &params).map_err(|name| {
+                crate::template::output_refs::defer_params(&v.value, &params).map_err(|name| {
                     CompileError::Node {
                         node: node_id.clone(),
                         message: format!("`${{{name}}}` names an undeclared param"),

@@ -200,9 +200,5 @@ fn spawn_sh(source: std::io::Error) -> Error {
 }
 
 pub fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1)
+    crate::exit::of_status(status)
 }

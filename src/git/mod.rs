@@ -1,5 +1,8 @@
 //! In-process reads of git objects (libgit2 through `git2`, with no network features): the index and
-//! commit trees that `--staged`, `--rev` and the hooks validate. Nothing here runs the `git` program.
+//! commit trees that `--staged`, `--rev` and the hooks validate; and `command`, the one place the
+//! `git` program is run.
+
+pub mod command;
 
 use std::path::Path;
 

@@ -147,7 +147,7 @@ pub enum PushOutcome {
     /// `.vizier/` is the same as in the commit the remote already has.
     Unchanged,
     /// The same commit as an earlier ref in this push, checked there.
-    SameAs { local_ref: String },
+    SameAs,
     /// The templates and config in the pushed commit's tree, validated.
     Checked(Box<Report>),
 }
@@ -162,15 +162,13 @@ pub struct PushCheck {
 /// Validates the templates and config in the tree of each pushed commit.
 pub fn pre_push(refs: Vec<PushedRef>) -> Result<Vec<PushCheck>> {
     let mut repo = crate::git::open_from_env()?;
-    let mut checked: Vec<(String, String)> = Vec::new(); // (sha, ref) already validated
+    let mut checked: Vec<String> = Vec::new(); // shas already validated
     let mut results = Vec::new();
     for pushed in refs {
         let outcome = if pushed.is_delete() {
             PushOutcome::Deleted
-        } else if let Some((_, first)) = checked.iter().find(|(sha, _)| *sha == pushed.local_sha) {
-            PushOutcome::SameAs {
-                local_ref: first.clone(),
-            }
+        } else if checked.contains(&pushed.local_sha) {
+            PushOutcome::SameAs
         } else {
             let Some(tree_id) = tree_of(&repo, &pushed.local_sha)? else {
                 results.push(PushCheck {
@@ -190,7 +188,7 @@ pub fn pre_push(refs: Vec<PushedRef>) -> Result<Vec<PushCheck>> {
                 let paths = default_paths(&reader)?;
                 let report = validate(&reader, &paths)?;
                 repo = reader.repo;
-                checked.push((pushed.local_sha.clone(), pushed.local_ref.clone()));
+                checked.push(pushed.local_sha.clone());
                 PushOutcome::Checked(Box::new(report))
             }
         };

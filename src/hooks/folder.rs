@@ -6,9 +6,9 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::error::{Error, Result};
+use crate::git::command::Out;
 
 /// Where hooks live for the repository around a folder.
 #[derive(Clone, Debug)]
@@ -103,10 +103,10 @@ fn hooks_path_setting(cwd: &Path) -> Result<Option<HooksPathSetting>> {
         ],
     )?;
     // `git config --get` exits 1 when the key is not set.
-    if out.status.code() == Some(1) {
+    if out.code == 1 {
         return Ok(None);
     }
-    if !out.status.success() {
+    if !out.ok() {
         return Err(git_failure(cwd, "git config --get core.hooksPath", &out));
     }
     let line = String::from_utf8_lossy(&out.stdout);
@@ -131,8 +131,8 @@ fn rev_parse(cwd: &Path, args: &[&str]) -> Result<Vec<std::ffi::OsString>> {
     let mut argv = vec!["rev-parse"];
     argv.extend_from_slice(args);
     let out = git(cwd, &argv)?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.ok() {
+        let stderr = &out.stderr;
         return Err(Error::Usage(format!(
             "`{}` is not inside a usable git repository (git says: {})",
             cwd.display(),
@@ -147,18 +147,15 @@ fn rev_parse(cwd: &Path, args: &[&str]) -> Result<Vec<std::ffi::OsString>> {
         .collect())
 }
 
-fn git(cwd: &Path, args: &[&str]) -> Result<std::process::Output> {
-    Command::new("git")
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .map_err(|e| Error::git(format!("cannot run `git {}`: {e}", args.join(" "))))
+/// A hook's read of the repository it runs in: the variables git set for the hook are kept.
+fn git(cwd: &Path, args: &[&str]) -> Result<Out> {
+    crate::git::command::run_here(cwd, args).map_err(Error::git)
 }
 
-fn git_failure(cwd: &Path, what: &str, out: &std::process::Output) -> Error {
+fn git_failure(cwd: &Path, what: &str, out: &Out) -> Error {
     Error::git(format!(
         "`{what}` failed in `{}`: {}",
         cwd.display(),
-        String::from_utf8_lossy(&out.stderr).trim()
+        out.stderr.trim()
     ))
 }

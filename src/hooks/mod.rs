@@ -15,14 +15,12 @@ mod script;
 mod staged;
 
 pub use check::{
-    PreCommit, PushCheck, PushOutcome, PushedRef, framework_push, parse_push_input, pre_commit,
-    pre_push, short, under_pre_commit_framework,
+    PreCommit, PushOutcome, framework_push, parse_push_input, pre_commit, pre_push, short,
 };
-pub use folder::{HooksFolder, HooksPathSetting, locate};
+pub use folder::{HooksFolder, locate};
 pub use install::{
     HookReport, HookState, InstallOutcome, UninstallOutcome, install, status, uninstall,
 };
-pub use script::{BACKUP_SUFFIX, CHAINED_SUFFIX};
 
 /// A git hook vizier provides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]

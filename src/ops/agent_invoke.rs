@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 use super::{OpContext, OpResult, error_chain};
 use crate::agent::format::OutputFormat;
 use crate::agent::{self, Ending, Invocation};
-use crate::config::{CONFIG_PATH, Config, parse_config};
+use crate::config::{CONFIG_PATH, Config};
 use crate::diagnostic::Severity;
 use crate::store::{self, Payload};
 use crate::template::PROMPT_TYPE;
+use crate::validate::config::parse_config;
 
 pub fn run(ctx: &OpContext<'_>) -> OpResult {
     let mut metadata = BTreeMap::new();
@@ -224,7 +225,7 @@ fn read_user_config(path: &str) -> Result<Option<Config>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read the user-level config `{path}`: {e}")),
     };
-    match crate::config::parse_user_config(0, &text) {
+    match crate::validate::config::parse_user_config(0, &text) {
         (Some(config), findings) if !findings.iter().any(|f| f.severity == Severity::Error) => {
             Ok(Some(config))
         }

@@ -7,14 +7,7 @@ pub fn run(ctx: &OpContext<'_>) -> OpResult {
     let text = ctx
         .arg("command")
         .or_else(|| ctx.arg("script"))
-        .or_else(|| {
-            ctx.node
-                .gates
-                .iter()
-                .find(|g| g.kind == "cicd")
-                .and_then(|g| g.script.as_deref())
-                .filter(|s| !s.trim().is_empty())
-        });
+        .or_else(|| ctx.cicd_gate_script());
     let Some(text) = text else {
         return OpResult::failed(format!(
             "`{}` has no `args.command` or `args.script` after param substitution",

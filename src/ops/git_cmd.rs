@@ -8,60 +8,24 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What a finished git command left.
-pub struct Out {
-    pub code: i32,
-    pub stdout: Vec<u8>,
-    pub stderr: String,
-    /// The command line, for messages: `git worktree add …`.
-    pub line: String,
-}
+pub use crate::git::command::Out;
 
-impl Out {
-    pub fn ok(&self) -> bool {
-        self.code == 0
-    }
+/// Whether commands and what git said are written to stderr: on in a job process, whose stderr is
+/// the job's log ([`log_to_stderr`]); off elsewhere (`jobs retry`, `cancel`, `clean` run git for a
+/// person, whose terminal is no log).
+static LOG: AtomicBool = AtomicBool::new(false);
 
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).trim().to_owned()
-    }
-
-    /// Git's own reason: its `fatal:` / `error:` lines when it printed any (not the progress
-    /// and `hint:` lines around them), else its stderr, else its stdout, else the exit code.
-    pub fn reason(&self) -> String {
-        let lines: Vec<&str> = self.stderr.lines().map(str::trim_end).collect();
-        if let Some(first) = lines
-            .iter()
-            .position(|l| l.starts_with("fatal:") || l.starts_with("error:"))
-        {
-            return lines[first..]
-                .iter()
-                .filter(|l| !l.starts_with("hint:") && !l.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("\n");
-        }
-        let err = self.stderr.trim();
-        if !err.is_empty() {
-            return err.to_owned();
-        }
-        let out = self.text();
-        if !out.is_empty() {
-            return out;
-        }
-        format!("exit code {}", self.code)
-    }
-
-    /// `` `git …` failed: <git's reason> ``.
-    pub fn failure(&self) -> String {
-        format!("`{}` failed: {}", self.line, self.reason())
-    }
+/// Turns on the log lines of [`run`]; the job process calls it before its operation.
+pub fn log_to_stderr() {
+    LOG.store(true, Ordering::Relaxed);
 }
 
 fn log(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
+    if LOG.load(Ordering::Relaxed) {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
 }
 
 /// Runs git in `dir`, logging the command and what git said. `Err` only when git cannot be
@@ -90,38 +54,14 @@ where
     S: AsRef<OsStr>,
 {
     let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let line = format!(
-        "git {}",
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
     if logged {
-        log(&format!("$ {line}"));
+        log(&format!("$ {}", crate::git::command::line(&args)));
     }
-    let output = Command::new("git")
-        .args(&args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        // The folder is named by `current_dir`; variables a calling hook may have set would point
-        // git somewhere else.
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| format!("cannot run `{line}`: {e}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    if logged && !stderr.trim().is_empty() {
-        log(stderr.trim_end());
+    let out = crate::git::command::run_in(dir, &args)?;
+    if logged && !out.stderr.trim().is_empty() {
+        log(out.stderr.trim_end());
     }
-    Ok(Out {
-        code: crate::exec::exit_code(output.status),
-        stdout: output.stdout,
-        stderr,
-        line,
-    })
+    Ok(out)
 }
 
 /// Runs git and returns its trimmed stdout, or the failure naming the command and git's reason.

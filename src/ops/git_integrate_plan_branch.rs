@@ -308,16 +308,6 @@ struct Landing<'a> {
     checkout: Option<&'a Path>,
 }
 
-/// The script of the node's `cicd` gate: CI that must pass on the merged result before it lands.
-fn ci_script<'a>(ctx: &'a OpContext<'_>) -> Option<&'a str> {
-    ctx.node
-        .gates
-        .iter()
-        .find(|g| g.kind == "cicd")
-        .and_then(|g| g.script.as_deref())
-        .filter(|s| !s.trim().is_empty())
-}
-
 /// Runs CI on the merged result, then moves the target (compare-and-swap) and fast-forwards its
 /// checkout. The temporary worktree is removed however it ends.
 fn land(
@@ -331,7 +321,8 @@ fn land(
     let (commit, before) = (landing.commit, landing.target_before);
     let short = |sha: &str| sha.get(..12).unwrap_or(sha).to_owned();
     let mut ci_exit = None;
-    if let Some(script) = ci_script(ctx) {
+    // The `cicd` gate's script: CI that must pass on the merged result before it lands.
+    if let Some(script) = ctx.cicd_gate_script() {
         let mut env = ctx.env.clone();
         env.retain(|(k, _)| k != crate::exec::ROOT_ENV);
         env.extend([

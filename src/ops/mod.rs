@@ -25,8 +25,8 @@ mod terminal;
 mod worktree_cleanup;
 mod worktree_prepare;
 
-pub use git_cmd::dirty_paths;
-pub use run_clean::{Cleaned, clean_run};
+pub use git_cmd::{dirty_paths, log_to_stderr};
+pub use run_clean::clean_run;
 pub use worktree_cleanup::{Released, release_owned};
 
 use std::collections::BTreeMap;
@@ -54,6 +54,16 @@ pub struct OpContext<'a> {
 }
 
 impl OpContext<'_> {
+    /// The script of the node's `cicd` gate (CI that must pass), when it has a non-blank one.
+    pub fn cicd_gate_script(&self) -> Option<&str> {
+        self.node
+            .gates
+            .iter()
+            .find(|g| g.kind == "cicd")
+            .and_then(|g| g.script.as_deref())
+            .filter(|s| !s.trim().is_empty())
+    }
+
     pub fn arg(&self, name: &str) -> Option<&str> {
         self.node
             .args
@@ -145,5 +155,27 @@ pub fn execute(ctx: &OpContext<'_>) -> OpResult {
         Op::MergeSentinelWrite => merge_sentinel::run_write(ctx),
         Op::MergeSentinelClear => merge_sentinel::run_clear(ctx),
         Op::GateConflictResolution => gate_conflict_resolution::run(ctx),
+    }
+}
+
+/// After a node's operation: collects and records its outputs into `result` (metadata `outputs`);
+/// outputs that cannot be read, or are too large, fail the node.
+pub fn finish_outputs(store: &Store, job_id: &str, attempt: u32, result: &mut OpResult) {
+    match crate::outputs::collect(store, job_id, attempt, &result.outputs) {
+        Ok(outputs) => {
+            if !outputs.is_empty() {
+                result
+                    .metadata
+                    .insert("outputs".into(), serde_json::json!(outputs));
+            }
+        }
+        Err(message) => {
+            let failed_before = result.outcome != "succeeded";
+            result.outcome = "failed";
+            result.message = Some(match result.message.take() {
+                Some(before) if failed_before => format!("{before}; {message}"),
+                _ => message,
+            });
+        }
     }
 }

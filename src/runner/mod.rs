@@ -9,6 +9,7 @@
 //! themselves forward, and a run whose driver died is picked up by the next tick.
 
 pub mod interrupt;
+pub mod person;
 pub mod retry;
 
 use std::collections::HashMap;
@@ -83,13 +84,13 @@ impl Probe for StoreProbe<'_> {
                 }
             }
             PlanPrecondition::BranchExists { branch } => {
-                let ok = std::process::Command::new("git")
-                    .args(["rev-parse", "--verify", "--quiet"])
-                    .arg(format!("refs/heads/{branch}"))
-                    .current_dir(&dir)
-                    .stdout(std::process::Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success());
+                let verify = [
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("refs/heads/{branch}"),
+                ];
+                let ok = crate::git::command::run_in(&dir, &verify).is_ok_and(|out| out.ok());
                 if ok {
                     Ok(())
                 } else {
@@ -464,6 +465,8 @@ pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
     if !exec::claim(&store, job_id, attempt)? {
         return Ok(()); // Another process runs this attempt.
     }
+    // This process's stderr is the job's log: the git operations write their commands there.
+    crate::ops::log_to_stderr();
     let started_at = store::now();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         execute_node(&store, job_id, attempt)
@@ -539,7 +542,7 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
         inputs: Some(&inputs),
     };
     let mut result = ops::execute(&ctx);
-    crate::outputs::finish(store, job_id, attempt, &mut result);
+    crate::ops::finish_outputs(store, job_id, attempt, &mut result);
     result
         .metadata
         .entry("execution_root".into())

@@ -63,13 +63,8 @@ impl LockTable {
         self.held.retain(|(_, _, j, r)| j != job_id || r.is_some());
     }
 
-    /// The job holding a lock that conflicts with `key`/`mode`, if any.
-    pub fn conflict(&self, key: &str, mode: &str, job_id: &str) -> Option<&str> {
-        self.conflict_in(key, mode, job_id, "")
-    }
-
-    /// As [`conflict`](Self::conflict), for a job of `run_id`: its own run's run-wide locks
-    /// do not conflict.
+    /// The job holding a lock that conflicts with `key`/`mode` for a job of `run_id`, if any: its
+    /// own run's run-wide locks do not conflict.
     pub fn conflict_in(&self, key: &str, mode: &str, job_id: &str, run_id: &str) -> Option<&str> {
         self.held
             .iter()
@@ -121,7 +116,9 @@ fn reason(kind: &str, detail: impl Into<String>) -> WaitReason {
 }
 
 /// One pass of the scheduler over a run. `may_start` is false for a process that must not start
-/// this run's jobs (another live process drives it).
+/// this run's jobs (another live process drives it). The runner calls [`tick_only`]; the tests here
+/// drive whole runs through this.
+#[cfg(test)]
 pub fn tick(
     plan: &Plan,
     m: &mut Manifest,

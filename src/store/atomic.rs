@@ -141,17 +141,8 @@ impl Batch {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     pub fn commit(self) -> Result<()> {
         self.commit_with(|_| {})
-    }
-
-    /// Writes the paths the batch will replace, in order.
-    pub fn targets(&self) -> impl Iterator<Item = &Path> {
-        self.entries.iter().map(|(p, _)| p.as_path())
     }
 
     /// As [`Batch::commit`], calling `before_rename(i)` before the `i`-th rename (crash windows in

@@ -8,6 +8,7 @@
 
 mod atomic;
 mod failpoint;
+pub mod gc;
 pub mod guard;
 pub mod ids;
 mod payload;

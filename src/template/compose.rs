@@ -293,11 +293,11 @@ fn rename_node(node: &mut Node, stage: &str) {
     // `${nodes.<id>.outputs.<name>}` names a node of the same stage.
     let rename = |id: &str| renamed(stage, id);
     for (_, value) in &mut node.args {
-        value.value = crate::outputs::rename_refs(&value.value, rename);
+        value.value = crate::template::output_refs::rename_refs(&value.value, rename);
     }
     for gate in &mut node.gates {
         if let Some(script) = &mut gate.script {
-            script.value = crate::outputs::rename_refs(&script.value, rename);
+            script.value = crate::template::output_refs::rename_refs(&script.value, rename);
         }
     }
 }

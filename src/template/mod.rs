@@ -8,6 +8,7 @@ pub mod compose;
 pub mod graph;
 pub mod identity;
 pub mod inputs;
+pub mod output_refs;
 pub mod param_graph;
 pub mod params;
 mod parse;

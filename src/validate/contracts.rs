@@ -87,11 +87,13 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
         for text in texts {
             for name in references(&text.value) {
                 // `${nodes.<id>.outputs.<name>}` is an output reference: `output-ref` checks it.
-                if !declared.contains(name) && crate::outputs::parse_ref(name).is_none() {
+                if !declared.contains(name)
+                    && crate::template::output_refs::parse_ref(name).is_none()
+                {
                     let help = crate::diagnostic::did_you_mean(name, declared.iter().copied())
                         .map(|c| format!("did you mean `{c}`?"))
                         .or_else(|| {
-                            crate::outputs::is_output_ref(name).then(|| {
+                            crate::template::output_refs::is_output_ref(name).then(|| {
                                 "a node output is written `${nodes.<id>.outputs.<name>}`".to_owned()
                             })
                         })

@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod cli_mapping;
+pub mod config;
 mod contracts;
 mod output_in_shell;
 mod output_ref;
@@ -16,7 +17,7 @@ mod uses;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::{Config, parse_config};
+use crate::config::Config;
 use crate::diagnostic::{
     Diagnostic, FileSummary, Finding, Rule, Severity, Sink, SourceFile, SourceMap,
 };
@@ -25,6 +26,7 @@ use crate::template::compose::{MAX_COMPOSED_NODES, StageInput, assemble};
 use crate::template::graph::Graph;
 use crate::template::{Template, parse_template};
 use crate::workspace::{Reader, is_config, join_relative};
+use config::parse_config;
 
 pub use crate::template::PROMPT_TYPE;
 

@@ -6,7 +6,7 @@
 use super::Ctx;
 use super::output_ref::{args_are_shell, ref_span};
 use crate::diagnostic::{Finding, Rule};
-use crate::outputs::{env_name, refs_in};
+use crate::template::output_refs::{env_name, refs_in};
 use crate::template::{Node, Sp, Template};
 
 pub fn check(ctx: &mut Ctx<'_>, template: &Template) {

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use super::Ctx;
 use crate::diagnostic::{Finding, Rule, did_you_mean};
-use crate::outputs::refs_in;
 use crate::template::graph::{DepKind, Graph};
+use crate::template::output_refs::refs_in;
 use crate::template::{Class, Node, Sp, Span, Template};
 
 /// Whether the node's args are shell text (shell executors and control nodes): those are

@@ -79,7 +79,7 @@ pub(super) fn check(
         let base = text.as_ptr() as usize;
         for piece in pieces(&text) {
             let Piece::Ref(name) = piece else { continue };
-            if crate::outputs::parse_ref(name).is_some() || declared.contains(name) {
+            if crate::template::output_refs::parse_ref(name).is_some() || declared.contains(name) {
                 continue;
             }
             let start = name.as_ptr() as usize - base - 2;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::run::{manifests, node};
 use crate::support::*;
 
 /// The final answer every sample carries.
@@ -338,12 +337,12 @@ fn the_log_shows_each_event_while_the_agent_still_runs() {
         std::fs::read_to_string(repo.join(&format!(".vizier/jobs/{job}/stdout.log")))
             .unwrap_or_default()
     };
-    crate::run::wait_until("the first event in the log", || {
+    wait_until("the first event in the log", || {
         log().contains("session started")
     });
     assert_eq!(log().lines().count(), 1, "{}", log());
     std::fs::write(&go, "").unwrap();
-    crate::run::wait_until("the run to end", || {
+    wait_until("the run to end", || {
         manifests(&repo)[0]["outcome"].is_string()
     });
     assert_eq!(manifests(&repo)[0]["outcome"], "succeeded");

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::agents::{PLAN_TEMPLATE, fake_cli, fixture, path_with};
-use crate::run::node;
 use crate::support::*;
 
 fn doc_fixture(name: &str) -> String {

@@ -306,15 +306,6 @@ fn states(m: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn node<'a>(m: &'a Value, id: &str) -> &'a Value {
-    m["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["node_id"] == id)
-        .unwrap()
-}
-
 #[test]
 fn fanned_out_runners_end_with_the_single_runner_manifest() {
     let push = pushed(false);

@@ -7,7 +7,6 @@ use clap::CommandFactory;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::run::manifests;
 use crate::support::*;
 
 const FAILING: &str = r#"id = "template.fails"
@@ -30,12 +29,9 @@ fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn job_of(repo: &Repo, node: &str) -> String {
+fn job_of(repo: &Repo, id: &str) -> String {
     let m = &manifests(repo)[0];
-    crate::run::node(m, node)["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    node(m, id)["job_id"].as_str().unwrap().to_owned()
 }
 
 #[test]

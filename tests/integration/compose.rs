@@ -2,7 +2,6 @@
 
 use predicates::prelude::*;
 
-use crate::run::{manifests, node};
 use crate::support::*;
 
 const BUILD: &str = r#"id = "template.build"

@@ -344,6 +344,27 @@ fn the_index_counts_not_the_work_tree() {
 }
 
 #[test]
+fn git_commit_of_a_path_validates_its_temporary_index_not_the_staged_one() {
+    let repo = repo_with_template();
+    install(&repo);
+    // The index holds a bad template; the work tree holds a good edit. `git commit <path>` builds a
+    // temporary index (HEAD plus the path as the work tree has it) and names it in GIT_INDEX_FILE:
+    // the hook must validate that one, and pass.
+    repo.write(".vizier/workflow/ok.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let good = OK_TEMPLATE.replace("template.ok", "template.v2");
+    repo.write(".vizier/workflow/ok.toml", &good);
+    let before = head_count(&repo);
+    assert_ok(&git_commit(
+        &repo,
+        &["-m", "path", "--", ".vizier/workflow/ok.toml"],
+        &[],
+    ));
+    assert_eq!(head_count(&repo), before + 1);
+    assert_eq!(repo.git(&["show", "HEAD:.vizier/workflow/ok.toml"]), good);
+}
+
+#[test]
 fn a_commit_without_vizier_changes_is_not_checked() {
     let repo = Repo::new();
     // An invalid template that got in without the hook.

@@ -3,7 +3,6 @@
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::run::{manifests, node, wait_until};
 use crate::support::*;
 
 const RETRYABLE: &str = r#"id = "t"

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::run::manifests;
 use crate::store_defense::live_members;
 use crate::support::*;
 

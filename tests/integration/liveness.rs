@@ -3,7 +3,6 @@
 
 use std::process::{Command as StdCommand, Stdio};
 
-use crate::run::{manifests, node, wait_until};
 use crate::support::*;
 
 const SLOW: &str = r#"id = "slow"

@@ -3,6 +3,7 @@
 
 mod agents;
 mod agents_doc;
+mod architecture;
 mod ci_act;
 mod ci_action;
 mod ci_fanout;

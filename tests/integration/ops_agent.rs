@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::run::{manifests, node};
 use crate::support::*;
 
 /// A template: `prompt` (builtin, `Plan for ${topic}`) → `agent` → `done`.
@@ -60,16 +59,8 @@ fn agent_table(table: &str, script: &Path, extra: &str) -> String {
 
 /// A committed repository with `.vizier/workflow/<alias>.toml` and the given config. Agents write
 /// what they saw into `out/`, which git ignores.
-fn repo_with(alias: &str, template: &str, config: Option<&str>) -> Repo {
-    let repo = Repo::new();
-    repo.write(&format!(".vizier/workflow/{alias}.toml"), template);
-    if let Some(config) = config {
-        repo.write(".vizier/config.toml", config);
-    }
-    repo.write(".gitignore", ".vizier/jobs/\nout/\n");
-    std::fs::create_dir_all(repo.join("out")).unwrap();
-    repo.commit_all("init");
-    repo
+fn agent_repo_with(alias: &str, template: &str, config: Option<&str>) -> Repo {
+    repo_with_config(alias, template, config, &["out"])
 }
 
 /// A repository running `template` as `fan`, with an `[agent]` that runs `body` (shell; the prompt is
@@ -77,7 +68,7 @@ fn repo_with(alias: &str, template: &str, config: Option<&str>) -> Repo {
 fn agent_repo(template: &str, body: &str, extra: &str) -> Repo {
     let home = tempfile::tempdir().unwrap();
     let script = agent_script(home.path(), "agent.sh", body);
-    let mut repo = repo_with("fan", template, Some(&agent_table("agent", &script, extra)));
+    let mut repo = agent_repo_with("fan", template, Some(&agent_table("agent", &script, extra)));
     repo.home = home;
     repo
 }
@@ -86,7 +77,7 @@ fn agent_repo(template: &str, body: &str, extra: &str) -> Repo {
 fn wait_gone(repo: &Repo, name: &str) {
     let pid = repo.read(&format!("out/{name}"));
     let stat = Path::new("/proc").join(pid.trim()).join("stat");
-    crate::run::wait_until("the agent's child to be gone", || {
+    wait_until("the agent's child to be gone", || {
         std::fs::read_to_string(&stat).map_or(true, |s| s.contains(") Z "))
     });
 }
@@ -280,7 +271,7 @@ fn cancelling_the_job_stops_the_agent_and_what_it_started() {
         .args(["run", "fan", "--detach"])
         .assert()
         .code(0);
-    crate::run::wait_until("the agent to start", || repo.join("out/pid").is_file());
+    wait_until("the agent to start", || repo.join("out/pid").is_file());
     let m = &manifests(&repo)[0];
     let job = node(m, "agent")["job_id"].as_str().unwrap().to_owned();
     repo.vizier()
@@ -304,7 +295,7 @@ fn a_kill_9_of_the_job_process_stops_its_agent_too() {
         .args(["run", "fan", "--detach"])
         .assert()
         .code(0);
-    crate::run::wait_until("the agent to start", || repo.join("out/pid").is_file());
+    wait_until("the agent to start", || repo.join("out/pid").is_file());
     let job_pid = node(&manifests(&repo)[0], "agent")["process"]["pid"]
         .as_u64()
         .unwrap() as i32;
@@ -312,7 +303,7 @@ fn a_kill_9_of_the_job_process_stops_its_agent_too() {
     unsafe {
         libc::kill(job_pid, libc::SIGKILL);
     }
-    crate::run::wait_until("the job process to die", || {
+    wait_until("the job process to die", || {
         std::fs::read_to_string(format!("/proc/{job_pid}/stat")).map_or(true, |s| s.contains(") Z"))
     });
     repo.vizier().args(["jobs", "list"]).assert().code(0);
@@ -333,7 +324,7 @@ fn a_failing_agent_fails_its_node_with_its_exit_code() {
 
 #[test]
 fn an_agent_program_that_does_not_exist_fails_naming_it_and_its_table() {
-    let repo = repo_with(
+    let repo = agent_repo_with(
         "fan",
         FAN,
         Some("[agent]\ncommand = [\"no-such-agent-xyz\"]\n"),
@@ -379,7 +370,7 @@ fn the_alias_table_wins_over_the_default_agent() {
         "cat >/dev/null; echo special > out/who",
     );
     let config = agent_table("agent", &default, "") + &agent_table("agents.fan", &special, "");
-    let repo = repo_with("fan", FAN, Some(&config));
+    let repo = agent_repo_with("fan", FAN, Some(&config));
     repo.write(".vizier/workflow/other.toml", FAN);
     repo.commit_all("other");
     assert_eq!(run_json(&repo, "fan", &[]).0, 0);
@@ -391,7 +382,7 @@ fn the_alias_table_wins_over_the_default_agent() {
 #[test]
 fn a_run_with_an_agent_node_and_no_agent_configured_is_refused_before_writing() {
     // No config file at all.
-    let repo = repo_with("fan", FAN, None);
+    let repo = agent_repo_with("fan", FAN, None);
     repo.vizier()
         .args(["run", "fan"])
         .assert()
@@ -402,7 +393,7 @@ fn a_run_with_an_agent_node_and_no_agent_configured_is_refused_before_writing() 
     assert!(!repo.join(".vizier/jobs").exists());
 
     // A config whose only agent is for another alias; run by path (no alias): `[agent]` is named.
-    let repo = repo_with(
+    let repo = agent_repo_with(
         "fan",
         FAN,
         Some("[agents.draft]\ncommand = [\"some-agent\"]\n"),
@@ -419,7 +410,7 @@ fn a_run_with_an_agent_node_and_no_agent_configured_is_refused_before_writing() 
     assert!(!repo.join(".vizier/jobs").exists());
 
     // A template without agent nodes needs no agent.
-    let repo = repo_with("ok", OK_TEMPLATE, None);
+    let repo = agent_repo_with("ok", OK_TEMPLATE, None);
     repo.vizier().args(["run", "ok"]).assert().code(0);
 }
 
@@ -467,7 +458,7 @@ fn run_prompt(repo: &Repo, sets: &[&str]) -> (i32, Value, String) {
 }
 
 fn builtin_repo() -> Repo {
-    let repo = repo_with(
+    let repo = agent_repo_with(
         "prompt",
         &prompt_template(
             BUILTIN,
@@ -569,7 +560,7 @@ fn builtin_prompt_resolve_failures_name_their_cause() {
 
 #[test]
 fn shell_prompt_resolve_takes_the_commands_stdout() {
-    let repo = repo_with(
+    let repo = agent_repo_with(
         "prompt",
         &prompt_template(
             SHELL,

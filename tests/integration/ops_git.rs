@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::run::{manifests, node, wait_until};
 use crate::support::*;
 
 const IGNORE: &str = ".vizier/jobs/\n.vizier/tmp/\n.vizier/tmp-worktrees/\n";
@@ -363,6 +362,7 @@ fn a_failed_run_keeps_its_worktree_and_jobs_retry_removes_only_what_the_rewound_
         stdout.contains(&format!("removed worktree `{path}`")),
         "{stdout}"
     );
+    assert_no_git_chatter(&out.stderr);
     let m = wait_for_outcome(&repo, &run_id);
     assert_eq!(m["outcome"], "succeeded", "{m:#}");
     assert_eq!(
@@ -412,6 +412,7 @@ fn cancelling_a_prepare_mid_way_removes_the_worktree_it_was_making() {
         stdout.contains(&format!("removed worktree `{path}`")),
         "{stdout}"
     );
+    assert_no_git_chatter(&out.stderr);
     assert!(!repo.join(&path).exists());
     assert_eq!(worktrees(&repo).len(), 1, "{:?}", worktrees(&repo));
     let m = wait_for_outcome(&repo, m["run_id"].as_str().unwrap());
@@ -1453,4 +1454,15 @@ fn without_a_resolver_script_the_configured_agent_resolves_the_conflict() {
     assert_eq!(repo.git(&["show", "main:notes.txt"]), "ours and theirs\n");
     assert_eq!(head_subject(&repo, "main"), "feat: merge plan plan");
     assert!(sentinels(&repo).is_empty());
+}
+
+/// `jobs retry` / `cancel` run `git worktree …` for the person; what git says is captured into the
+/// cleanup notes, never written to the person's terminal (regression: the job log's `$ git …` lines
+/// reached it).
+fn assert_no_git_chatter(stderr: &[u8]) {
+    let stderr = String::from_utf8_lossy(stderr);
+    assert!(
+        !stderr.contains("$ git") && !stderr.contains("git worktree"),
+        "git wrote to the terminal: {stderr}"
+    );
 }

@@ -6,7 +6,6 @@ use std::process::Command as StdCommand;
 
 use serde_json::Value;
 
-use crate::run::{manifests, node};
 use crate::support::*;
 
 pub fn release_template() -> String {

@@ -3,7 +3,6 @@
 
 use serde_json::Value;
 
-use crate::run::node;
 use crate::support::*;
 
 const NOTES: &str = r#"id = "template.notes"

@@ -1,7 +1,5 @@
 //! `vizier run` and the scheduler: real repos, real child processes, real records.
 
-use std::time::{Duration, Instant};
-
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -38,41 +36,6 @@ fn terminal(after: &[&str]) -> String {
 
 fn template(id: &str, body: &str) -> String {
     format!("id = \"{id}\"\nversion = \"v1\"\n{body}")
-}
-
-pub fn manifests(repo: &Repo) -> Vec<Value> {
-    let dir = repo.join(".vizier/jobs/runs");
-    let mut out: Vec<Value> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort_by_key(|m: &Value| m["created_at"].as_str().unwrap_or("").to_owned());
-    out
-}
-
-pub fn node<'a>(manifest: &'a Value, id: &str) -> &'a Value {
-    manifest["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["node_id"] == id)
-        .unwrap_or_else(|| panic!("no node {id}"))
-}
-
-/// Waits (bounded) until `check` holds; panics with `what` otherwise.
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]
@@ -454,12 +417,12 @@ fn a_killed_run_is_marked_failed_on_the_next_tick() {
     assert_eq!(node(m, "done")["status"], "blocked_by_dependency");
 }
 
-/// a → b (fails) and a → c → e; d waits for b and e. `c` is still running when `b` fails, so `e` is
-/// the one new start the failure mode decides about.
+/// a → b (fails) and a → c → e; d waits for b and e. `c` runs until the test creates `go`, which it
+/// does once `b` is recorded failed: `e` is then the one new start the failure mode decides about.
 fn diamond(mode: &str) -> String {
     let body = shell("a", "true", &[])
         + &shell("b", "exit 1", &["a"])
-        + &shell("c", "sleep 1", &["a"])
+        + &shell("c", "while [ ! -e go ]; do sleep 0.05; done", &["a"])
         + &shell("e", "echo e > e.txt", &["c"])
         + &shell("d", "true", &["b", "e"]);
     template(
@@ -468,10 +431,26 @@ fn diamond(mode: &str) -> String {
     )
 }
 
+/// Runs the diamond in the foreground; creates `go` (letting `c` finish) once `b` is recorded
+/// failed while `c` still runs. The run fails (exit 1).
+fn run_diamond(repo: &Repo) {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["run", "d"]).current_dir(repo.path());
+    isolate(&mut cmd, repo.home.path());
+    let mut driver = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
+    wait_until("b to fail while c runs", || {
+        manifests(repo).first().is_some_and(|m| {
+            node(m, "b")["status"] == "failed" && node(m, "c")["status"] == "running"
+        })
+    });
+    repo.write("go", "");
+    assert_eq!(driver.wait().unwrap().code(), Some(1));
+}
+
 #[test]
 fn block_downstream_starts_nothing_new_after_a_failure() {
     let repo = repo_with("d", &diamond("block_downstream"));
-    repo.vizier().args(["run", "d"]).assert().code(1);
+    run_diamond(&repo);
     let m = &manifests(&repo)[0];
     assert_eq!(node(m, "b")["status"], "failed");
     assert_eq!(
@@ -495,7 +474,7 @@ fn block_downstream_starts_nothing_new_after_a_failure() {
 #[test]
 fn continue_independent_runs_what_does_not_depend_on_the_failure() {
     let repo = repo_with("d", &diamond("continue_independent"));
-    repo.vizier().args(["run", "d"]).assert().code(1);
+    run_diamond(&repo);
     let m = &manifests(&repo)[0];
     assert_eq!(node(m, "b")["status"], "failed");
     assert_eq!(node(m, "e")["status"], "succeeded");

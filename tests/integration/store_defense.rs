@@ -7,7 +7,6 @@ use std::time::Duration;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::run::{manifests, node, wait_until};
 use crate::support::*;
 
 /// build → an approval gate → ship: a detached run stays active, waiting for approval.

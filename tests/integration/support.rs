@@ -104,11 +104,61 @@ impl Repo {
 /// A repository with one committed template under `.vizier/workflow/<alias>.toml`, its job store
 /// ignored by git.
 pub fn repo_with(alias: &str, text: &str) -> Repo {
+    repo_with_config(alias, text, None, &[])
+}
+
+/// As [`repo_with`], with `.vizier/config.toml` when `config` is given and the folders `ignored`
+/// (made, and ignored by git beside the job store).
+pub fn repo_with_config(alias: &str, text: &str, config: Option<&str>, ignored: &[&str]) -> Repo {
     let repo = Repo::new();
     repo.write(&format!(".vizier/workflow/{alias}.toml"), text);
-    repo.write(".gitignore", ".vizier/jobs/\n");
+    if let Some(config) = config {
+        repo.write(".vizier/config.toml", config);
+    }
+    let mut gitignore = String::from(".vizier/jobs/\n");
+    for dir in ignored {
+        gitignore.push_str(&format!("{dir}/\n"));
+        std::fs::create_dir_all(repo.join(dir)).unwrap();
+    }
+    repo.write(".gitignore", &gitignore);
     repo.commit_all("init");
     repo
+}
+
+/// Every run manifest of the repository's job store, oldest first.
+pub fn manifests(repo: &Repo) -> Vec<serde_json::Value> {
+    let dir = repo.join(".vizier/jobs/runs");
+    let mut out: Vec<serde_json::Value> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by_key(|m: &serde_json::Value| m["created_at"].as_str().unwrap_or("").to_owned());
+    out
+}
+
+pub fn node<'a>(manifest: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    manifest["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node_id"] == id)
+        .unwrap_or_else(|| panic!("no node {id}"))
+}
+
+/// Waits (bounded) until `check` holds; panics with `what` otherwise.
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
 }
 
 /// A minimal valid template with one shell node and a terminal.

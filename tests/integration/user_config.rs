@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::agents::{PLAN_TEMPLATE, fake_cli, fixture, path_with};
-use crate::run::node;
 use crate::support::*;
 
 struct Setup {

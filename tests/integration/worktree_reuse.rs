@@ -5,7 +5,6 @@
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::run::{manifests, node};
 use crate::support::*;
 
 /// prepare a worktree on `draft/${slug}` → a step that fails unless `fail` is `no` → cleanup.

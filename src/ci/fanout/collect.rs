@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::records::{self, copy_job_files, folder_store};
 use super::{FanoutPlan, reproduce};
+use crate::ci::github::{self, Annotation};
 use crate::compile::Plan;
 use crate::error::Result;
 use crate::schedule::run_outcome;
@@ -106,4 +107,21 @@ pub fn collect(
         });
     }
     Ok(out)
+}
+
+/// The warnings of the collected runs, as annotations of the run they belong to.
+pub fn warning_annotations(collected: &[Collected]) -> Vec<Annotation> {
+    let mut warnings = Vec::new();
+    for c in collected {
+        for w in &c.warnings {
+            warnings.push(Annotation::new(
+                github::Level::Warning,
+                github::rank::NODE_BLOCKED,
+                Some("vizier: fan-out"),
+                None,
+                &format!("run {}: {w}", c.manifest.run_id),
+            ));
+        }
+    }
+    warnings
 }

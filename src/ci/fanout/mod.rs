@@ -17,6 +17,7 @@
 pub mod collect;
 pub mod node;
 pub mod plan;
+pub mod push_plan;
 pub mod records;
 
 use std::path::{Path, PathBuf};
