@@ -376,7 +376,9 @@ pub fn collect(
         return match std::fs::remove_file(outputs_path(store, job_id)) {
             Ok(()) => Ok(outputs),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(outputs),
-            Err(e) => Err(format!("cannot remove the outputs of an earlier attempt: {e}")),
+            Err(e) => Err(format!(
+                "cannot remove the outputs of an earlier attempt: {e}"
+            )),
         };
     }
     write(

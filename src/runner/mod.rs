@@ -117,7 +117,7 @@ pub struct Cache {
     /// Runs whose in-memory manifest is ahead of the file, and when each file was last written.
     pending: HashSet<String>,
     flushed: HashMap<String, Instant>,
-    /// Job folders already checked by this process (see [`Store::check_job_dir`]).
+    /// Runs whose job folders this process has checked (see [`Store::check_job_dir`]).
     checked: HashSet<String>,
 }
 
@@ -328,7 +328,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         if let Some(e) = m
             .nodes
             .iter()
-            .filter(|n| !cache.checked.contains(&n.job_id))
+            .filter(|_| !cache.checked.contains(run_id))
             .find_map(|n| store.check_job_dir(&n.job_id).err())
         {
             report.warnings.push(format!(
@@ -337,9 +337,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             ));
             continue;
         }
-        for n in &m.nodes {
-            cache.checked.insert(n.job_id.clone());
-        }
+        cache.checked.insert(run_id.clone());
         manifests.push((m, plan));
     }
     for (m, plan) in &manifests {
