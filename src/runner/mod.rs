@@ -106,6 +106,9 @@ pub enum Scope<'a> {
 /// written the moment they change.
 const MANIFEST_LAG: Duration = Duration::from_millis(800);
 
+/// The shell-command capability: its jobs never read the run's manifest.
+const SHELL_COMMAND: &str = "cap.env.shell.command.run";
+
 /// Plans and manifests a long-lived process keeps between ticks.
 #[derive(Default)]
 pub struct Cache {
@@ -433,8 +436,15 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         // its run advances; the manifest is written at once when the run ends, when no job of it
         // is running (it waits on a person, a lock or another run), and by every other tick.
         let pending = changed || cache.pending.contains(&m.run_id);
+        // A builtin operation reads the run's manifest (its node's context, the worktree it
+        // made): the manifest is written before such a job can look. Shell commands read
+        // nothing of it, so a chain of them coalesces.
         let due = !matches!(scope, Scope::Driver(_))
             || m.is_finished()
+            || out
+                .start
+                .iter()
+                .any(|&i| plan.nodes[i].uses != SHELL_COMMAND)
             || !m.nodes.iter().any(|n| n.status == Status::Running)
             || cache
                 .flushed
