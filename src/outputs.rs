@@ -208,7 +208,7 @@ fn lookup<'u>(
 ) -> Result<&'u str, String> {
     match upstream.get(node) {
         None => Err(format!(
-            "node `{node}` left no outputs for `${{nodes.{node}.outputs.{name}}}` (it did not run, or is not upstream of this node)"
+            "node `{node}` left no outputs for `${{nodes.{node}.outputs.{name}}}` (it wrote none, did not run, or is not upstream of this node)"
         )),
         Some(outputs) => outputs.get(name).map(String::as_str).ok_or_else(|| {
             let known: Vec<&str> = outputs.keys().map(String::as_str).collect();
@@ -343,6 +343,17 @@ pub fn collect(
     let mut outputs = parse(&text).map_err(|e| format!("`${OUTPUT_ENV}` {e}"))?;
     outputs.extend(from_op.iter().map(|(k, v)| (k.clone(), v.clone())));
     check_sizes(&outputs)?;
+    if outputs.is_empty() {
+        // Nothing to publish: no file (and no fsync) for the many nodes that write no outputs.
+        // One left by an earlier attempt is removed, so later nodes never read stale values.
+        return match std::fs::remove_file(outputs_path(store, job_id)) {
+            Ok(()) => Ok(outputs),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(outputs),
+            Err(e) => Err(format!(
+                "cannot remove the outputs of an earlier attempt: {e}"
+            )),
+        };
+    }
     write(
         store,
         &OutputsFile {

@@ -69,3 +69,131 @@ printf '| %-52s | %11sx | %-12s |\n' "  slowdown" "$ratio" "≤ 1.2x"
 printf '| %-52s | %9s ms | %-12s |\n' "jobs list over $jobs records" "$(median "$work/list.json")" "≤ 80 ms"
 printf '| %-52s | %9s ms | %-12s |\n' "jobs schedule --format json over $jobs records" "$(median "$work/sched.json")" "≤ 200 ms"
 printf '| %-52s | %11s B | %-12s |\n' "  output size" "$sched_bytes" "linear"
+
+# Per-node cost against the process-spawn floor (issue 17), as ratios of medians from interleaved
+# rounds: each round runs every case once, in the same order, so the load of this shared machine
+# falls on vizier and its peers alike. Peers: N bare `sh -c true` spawns, make, ninja.
+# Knobs: BENCH_ROUNDS (5), BENCH_BIG (5000: the flatness chain), BENCH_STORE_RUNS (2000).
+rounds=${BENCH_ROUNDS:-5}
+big=${BENCH_BIG:-5000}
+store_runs=${BENCH_STORE_RUNS:-2000}
+have_ninja=1
+command -v ninja >/dev/null || { have_ninja=0; echo "ninja is absent (apt-get install ninja-build): its columns are skipped" >&2; }
+command -v make >/dev/null || { echo "make is needed" >&2; exit 2; }
+
+fan() { # fan N > file: N independent nodes and a join after all of them
+  printf 'id = "bench.fan"\nversion = "v1"\n'
+  after=""
+  for i in $(seq 1 "$1"); do
+    printf '\n[[nodes]]\nid = "f%d"\nkind = "shell"\nuses = "cap.env.shell.command.run"\nargs = { command = "true" }\n' "$i"
+    after="$after${after:+, }{ node_id = \"f$i\" }"
+  done
+  printf '\n[[nodes]]\nid = "join"\nkind = "shell"\nuses = "cap.env.shell.command.run"\nargs = { command = "true" }\nafter = [%s]\n' "$after"
+}
+make_chain() { # make_chain N > Makefile (phony targets, each after the previous)
+  printf 'all: t%d\n' "$1"
+  printf '.PHONY: all'; for i in $(seq 1 "$1"); do printf ' t%d' "$i"; done; printf '\n'
+  for i in $(seq 1 "$1"); do
+    if [ "$i" -gt 1 ]; then printf 't%d: t%d\n\tsh -c true\n' "$i" $((i - 1)); else printf 't1:\n\tsh -c true\n'; fi
+  done
+}
+make_fan() { # make_fan N > Makefile
+  printf 'all: join\n.PHONY: all join'; for i in $(seq 1 "$1"); do printf ' f%d' "$i"; done; printf '\n'
+  printf 'join:'; for i in $(seq 1 "$1"); do printf ' f%d' "$i"; done; printf '\n\tsh -c true\n'
+  for i in $(seq 1 "$1"); do printf 'f%d:\n\tsh -c true\n' "$i"; done
+}
+ninja_chain() { # ninja_chain N > build.ninja (outputs are phony files removed before each build)
+  printf 'rule t\n  command = true\n'
+  printf 'build t1: t\n'
+  for i in $(seq 2 "$1"); do printf 'build t%d: t t%d\n' "$i" $((i - 1)); done
+}
+ninja_fan() {
+  printf 'rule t\n  command = true\n'
+  for i in $(seq 1 "$1"); do printf 'build f%d: t\n' "$i"; done
+  printf 'build join: t'; for i in $(seq 1 "$1"); do printf ' f%d' "$i"; done; printf '\n'
+}
+spawn_repo() { # spawn_repo DIR: templates chain200, chain1000, chainbig, fan200, four
+  mkdir -p "$1/.vizier/workflow"
+  git -C "$1" init -q -b main
+  chain 200 | sed 's/bench.chain/bench.chain200/' > "$1/.vizier/workflow/chain200.toml"
+  chain 1000 | sed 's/bench.chain/bench.chain1000/' > "$1/.vizier/workflow/chain1000.toml"
+  chain "$big" | sed 's/bench.chain/bench.chainbig/' > "$1/.vizier/workflow/chainbig.toml"
+  fan 200 > "$1/.vizier/workflow/fan200.toml"
+  chain 4 | sed 's/bench.chain/bench.four/' > "$1/.vizier/workflow/four.toml"
+  git -C "$1" add -A && git -C "$1" commit -qm bench
+}
+spawn_repo "$work/spawn"
+spawn_repo "$work/full2k"
+for n in 200 1000 "$big"; do
+  mkdir -p "$work/make$n" "$work/ninja$n"
+  make_chain "$n" > "$work/make$n/Makefile"
+  ninja_chain "$n" > "$work/ninja$n/build.ninja"
+done
+mkdir -p "$work/makefan" "$work/ninjafan"
+make_fan 200 > "$work/makefan/Makefile"
+ninja_fan 200 > "$work/ninjafan/build.ninja"
+# A store holding $store_runs earlier runs of `four` (fsync off while filling: only the measured
+# runs pay for durability).
+(cd "$work/full2k" && for _ in $(seq 1 "$store_runs"); do VIZIER_FSYNC=0 "$VIZIER" run four > /dev/null; done)
+
+times="$work/times.txt"
+: > "$times"
+clock() { # clock CASE COMMAND...: appends "CASE seconds"
+  local name=$1 start end
+  shift
+  start=$(date +%s%N)
+  "$@" > /dev/null 2>&1 || { echo "$name failed: $*" >&2; exit 3; }
+  end=$(date +%s%N)
+  echo "$name $(( end - start ))" >> "$times"
+}
+bare() { local i; for ((i = 0; i < $1; i++)); do sh -c true; done; }
+vrun() { rm -rf "$work/spawn/.vizier/jobs"; (cd "$work/spawn" && "$VIZIER" run "$1"); }
+nin() { rm -f "$1"/t* "$1"/f* "$1"/join "$1"/.ninja_*; ninja -C "$1" "${@:2}"; }
+for round in $(seq 1 "$rounds"); do
+  clock vizier200 vrun chain200
+  clock bare200 bare 200
+  clock make200 make -s -C "$work/make200" -j1
+  [ $have_ninja = 1 ] && clock ninja200 nin "$work/ninja200" -j1
+  clock vizier1000 vrun chain1000
+  clock bare1000 bare 1000
+  [ $have_ninja = 1 ] && clock ninja1000 nin "$work/ninja1000" -j1
+  if [ "$round" -le 3 ]; then
+    clock vizierbig vrun chainbig
+    clock barebig bare "$big"
+  fi
+  clock vizierfan vrun fan200
+  clock makefan make -s -C "$work/makefan" -j2
+  [ $have_ninja = 1 ] && clock ninjafan nin "$work/ninjafan" -j2
+  rm -rf "$work/spawn/.vizier/jobs"
+  clock fourempty sh -c "cd '$work/spawn' && '$VIZIER' run four"
+  clock fourfull sh -c "cd '$work/full2k' && '$VIZIER' run four"
+done
+echo
+python3 - "$times" "$big" "$store_runs" <<'PY'
+import statistics, sys
+times, big, store_runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+runs = {}
+for line in open(times):
+    name, ns = line.split()
+    runs.setdefault(name, []).append(int(ns) / 1e6)
+med = {k: statistics.median(v) for k, v in runs.items()}
+def ms(k):
+    return "%.0f ms" % med[k] if k in med else "absent"
+def ratio(a, b):
+    return "%.2fx" % (med[a] / med[b]) if a in med and b in med else "n/a"
+rows = [
+    ("chain of 200 `true`: vizier / 200 bare `sh -c true`", "%s / %s" % (ms("vizier200"), ms("bare200")), ratio("vizier200", "bare200"), "<= 3.5x"),
+    ("  against make -j1 / ninja -j1", "%s / %s" % (ms("make200"), ms("ninja200")), "%s / %s" % (ratio("vizier200", "make200"), ratio("vizier200", "ninja200")), ""),
+    ("chain of 1,000: vizier / 1,000 bare", "%s / %s" % (ms("vizier1000"), ms("bare1000")), ratio("vizier1000", "bare1000"), "<= 3.5x"),
+    ("  against ninja -j1", ms("ninja1000"), ratio("vizier1000", "ninja1000"), ""),
+    ("chain of %d: vizier / %d bare" % (big, big), "%s / %s" % (ms("vizierbig"), ms("barebig")), ratio("vizierbig", "barebig"), "completes"),
+    ("ms per node at %d / at 200" % big, "%.2f / %.2f ms" % (med["vizierbig"] / big, med["vizier200"] / 200), "%.2fx" % ((med["vizierbig"] / big) / (med["vizier200"] / 200)), "<= 1.1x"),
+    ("200 independent + join: vizier / make -j2", "%s / %s" % (ms("vizierfan"), ms("makefan")), ratio("vizierfan", "makefan"), "<= 3x"),
+    ("  against ninja -j2", ms("ninjafan"), ratio("vizierfan", "ninjafan"), ""),
+    ("4-node run, store of %d earlier runs / empty store" % store_runs, "%s / %s" % (ms("fourfull"), ms("fourempty")), ratio("fourfull", "fourempty"), "<= 1.1x"),
+]
+print("| %-58s | %-22s | %-13s | %-9s |" % ("measure (medians of interleaved rounds)", "result", "ratio", "target"))
+print("|%s|%s|%s|%s|" % ("-" * 60, "-" * 24, "-" * 15, "-" * 11))
+for r in rows:
+    print("| %-58s | %-22s | %-13s | %-9s |" % r)
+PY

@@ -183,13 +183,37 @@ pub fn run_shell_capture(
 }
 
 fn shell_command(text: &str, dir: &Path, env: &[(String, String)]) -> Command {
-    let mut cmd = Command::new("sh");
+    let mut cmd = Command::new(shell_path());
     cmd.arg("-c")
         .arg(text)
         .current_dir(dir)
         .stdin(Stdio::null())
         .envs(env.iter().map(|(k, v)| (k, v)));
     cmd
+}
+
+/// The shell, found once per process: `/bin/sh` where it exists (every POSIX system has it), else
+/// the first `sh` along `PATH`. An absolute path spares each spawn the search along `PATH`, which
+/// costs one failed program start per folder before the one holding `sh`.
+fn shell_path() -> &'static std::path::Path {
+    static SH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    SH.get_or_init(|| {
+        let standard = std::path::PathBuf::from("/bin/sh");
+        if is_executable(&standard) {
+            return standard;
+        }
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join("sh"))
+            .find(|p| p.is_absolute() && is_executable(p))
+            .unwrap_or_else(|| "sh".into())
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn spawn_sh(source: std::io::Error) -> Error {

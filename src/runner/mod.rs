@@ -12,10 +12,10 @@ pub mod interrupt;
 pub mod person;
 pub mod retry;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -113,13 +113,53 @@ pub enum Scope<'a> {
     Undriven,
 }
 
+/// How far a driven run's manifest may lag behind its job records while the run advances: a
+/// foreground driver rewrites `runs/<id>.json` at most this often (plus its poll interval), and at
+/// once when the run ends or waits on nothing of its own. Job records and outcome files are still
+/// written the moment they change.
+const MANIFEST_LAG: Duration = Duration::from_millis(800);
+
+/// The shell-command capability: its jobs never read the run's manifest.
+const SHELL_COMMAND: &str = "cap.env.shell.command.run";
+
 /// Plans and manifests a long-lived process keeps between ticks.
 #[derive(Default)]
 pub struct Cache {
     plans: HashMap<String, Arc<Plan>>,
-    /// The bytes of each manifest as this process last wrote or read them, and the parsed value.
-    bytes: HashMap<String, Vec<u8>>,
+    /// What each manifest file looked like (see [`Fingerprint`]) when this process last wrote or
+    /// read it, and the parsed value (newer than the file while a driver coalesces its writes).
+    seen: HashMap<String, Fingerprint>,
     parsed: HashMap<String, Manifest>,
+    /// Runs whose in-memory manifest is ahead of the file, and when each file was last written.
+    pending: HashSet<String>,
+    flushed: HashMap<String, Instant>,
+    /// Runs whose job folders this process has checked (see [`Store::check_job_dir`]).
+    checked: HashSet<String>,
+}
+
+/// Identity of a version of a file, from `lstat`: device, inode, size, and the modification and
+/// change times. Every atomic write of a manifest puts a different inode in place (an exchange
+/// with the swap file or a rename), so a write by another process changes it; then the file is
+/// read and parsed again, else the cached value is used without reading the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path)?;
+    Ok(Fingerprint {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+        ctime: (m.ctime(), m.ctime_nsec()),
+    })
 }
 
 impl Cache {
@@ -140,6 +180,21 @@ impl Cache {
                 message: store::ids::explain_run_id(run_id),
             });
         }
+        // Taken before the read: a write in between makes the next look read the file again.
+        let print = match fingerprint(&path) {
+            Ok(p) => Some(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(_) => None,
+        };
+        if print.is_some()
+            && self.seen.get(run_id) == print.as_ref()
+            && let Some(m) = self.parsed.remove(run_id)
+        {
+            return Ok(Some(m));
+        }
+        // Changed by someone else (or never seen): whatever this process had not written yet is
+        // superseded by the file, and rebuilt from the outcome files and claims.
+        self.pending.remove(run_id);
         let bytes = match store::guard::read_regular(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -156,11 +211,6 @@ impl Cache {
                 });
             }
         };
-        if self.bytes.get(run_id) == Some(&bytes)
-            && let Some(m) = self.parsed.remove(run_id)
-        {
-            return Ok(Some(m));
-        }
         let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -169,16 +219,48 @@ impl Cache {
             path: path.display().to_string(),
             message,
         })?;
-        self.bytes.insert(run_id.to_owned(), bytes);
+        match print {
+            Some(p) => self.seen.insert(run_id.to_owned(), p),
+            None => self.seen.remove(run_id),
+        };
         Ok(Some(m))
     }
 
-    /// Keeps a manifest (and the bytes just written for it, if any) for the next tick.
+    /// Keeps a manifest for the next tick. (The tick that wrote a manifest already noted what the
+    /// file looks like; `written` is kept for callers.)
     pub fn remember(&mut self, m: Manifest, written: Option<Vec<u8>>) {
-        if let Some(bytes) = written {
-            self.bytes.insert(m.run_id.clone(), bytes);
-        }
+        let _ = written;
         self.parsed.insert(m.run_id.clone(), m);
+    }
+
+    /// Writes the manifest of `run_id` if this process holds changes to it that are not in the
+    /// file yet (a driver coalescing its writes), so that another process can take over from the
+    /// file. Takes the scheduler lock.
+    pub fn flush(&mut self, store: &Store, run_id: &str) -> Result<()> {
+        if !self.pending.contains(run_id) {
+            return Ok(());
+        }
+        let _lock = store.lock()?;
+        let path = store.manifest_path(run_id);
+        let current = fingerprint(&path).ok();
+        if current.is_none() || self.seen.get(run_id) != current.as_ref() {
+            self.pending.remove(run_id);
+            return Ok(()); // changed by someone else since: theirs stands
+        }
+        if let Some(m) = self.parsed.get(run_id) {
+            store::write_atomic(&path, &store::to_json_compact(m))?;
+            self.note_written(store, run_id);
+        }
+        Ok(())
+    }
+
+    fn note_written(&mut self, store: &Store, run_id: &str) {
+        self.pending.remove(run_id);
+        self.flushed.insert(run_id.to_owned(), Instant::now());
+        match fingerprint(&store.manifest_path(run_id)) {
+            Ok(p) => self.seen.insert(run_id.to_owned(), p),
+            Err(_) => self.seen.remove(run_id),
+        };
     }
 }
 
@@ -259,18 +341,21 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             ));
             continue;
         }
-        if let Some(n) = m
+        // Each job folder is checked once per process; the ones a tick writes into are checked
+        // again below.
+        if let Some(e) = m
             .nodes
             .iter()
-            .find(|n| store.check_job_dir(&n.job_id).is_err())
+            .filter(|_| !cache.checked.contains(run_id))
+            .find_map(|n| store.check_job_dir(&n.job_id).err())
         {
-            let e = store.check_job_dir(&n.job_id).unwrap_err();
             report.warnings.push(format!(
                 "skipping run {run_id}: {e}: {}",
                 std::error::Error::source(&e).map_or(String::new(), |s| s.to_string())
             ));
             continue;
         }
+        cache.checked.insert(run_id.clone());
         manifests.push((m, plan));
     }
     for (m, plan) in &manifests {
@@ -292,6 +377,19 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             _ => None,
         };
         let out = schedule::tick_only(&plan, &mut m, &probe, &mut locks, &now, may_start, only);
+        if let Some(e) = out
+            .start
+            .iter()
+            .chain(&out.changed)
+            .find_map(|&i| store.check_job_dir(&plan.nodes[i].job_id).err())
+        {
+            report.warnings.push(format!(
+                "skipping run {}: {e}: {}",
+                m.run_id,
+                std::error::Error::source(&e).map_or(String::new(), |s| s.to_string())
+            ));
+            continue;
+        }
         // A vanished job's process group may still hold its command (a `kill -9` of the job
         // process leaves its children): stop it before anything else happens to that job.
         for (i, attempt, recorded) in &out.vanished {
@@ -340,7 +438,8 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 }
             }
         }
-        if !out.changed.is_empty() || !out.start.is_empty() || dirty || m.is_finished() {
+        let changed = !out.changed.is_empty() || !out.start.is_empty() || dirty || m.is_finished();
+        if changed {
             if m.is_finished() {
                 m.driver = None;
                 finished.push(m.run_id.clone());
@@ -349,13 +448,38 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 let record = store.job_record(&plan, i, &m);
                 batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
             }
+        }
+        // A foreground driver coalesces its manifest writes (at most one per MANIFEST_LAG) while
+        // its run advances; the manifest is written at once when the run ends, when no job of it
+        // is running (it waits on a person, a lock or another run), and by every other tick.
+        let pending = changed || cache.pending.contains(&m.run_id);
+        // A builtin operation reads the run's manifest (its node's context, the worktree it
+        // made): the manifest is written before such a job can look. Shell commands read
+        // nothing of it, so a chain of them coalesces.
+        let due = !matches!(scope, Scope::Driver(_))
+            || m.is_finished()
+            || out
+                .start
+                .iter()
+                .any(|&i| plan.nodes[i].uses != SHELL_COMMAND)
+            || !m.nodes.iter().any(|n| n.status == Status::Running)
+            || cache
+                .flushed
+                .get(&m.run_id)
+                .is_none_or(|t| t.elapsed() >= MANIFEST_LAG);
+        if pending && due {
             let bytes = store::to_json_compact(&m);
             batch.add(&store.manifest_path(&m.run_id), bytes.clone());
             report.written.insert(m.run_id.clone(), bytes);
+        } else if pending {
+            cache.pending.insert(m.run_id.clone());
         }
         report.runs.push(m);
     }
     batch.commit()?;
+    for run_id in report.written.keys() {
+        cache.note_written(store, run_id);
+    }
     for run_id in finished {
         store.set_active(&run_id, false)?;
     }
@@ -595,6 +719,7 @@ fn drive_scope(
     interrupt::install();
     loop {
         if let Some(signal) = interrupt::received() {
+            cache.flush(store, run_id)?;
             let m = interrupt::cancel_run(store, run_id, signal)?;
             observe(&m);
             return Ok(m);

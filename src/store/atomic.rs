@@ -129,14 +129,17 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
 #[derive(Default)]
 pub struct Batch {
     entries: Vec<(PathBuf, Vec<u8>)>,
+    /// Where each target sits in `entries`: a tick adds hundreds of records, so no linear search.
+    index: std::collections::HashMap<PathBuf, usize>,
 }
 
 impl Batch {
     /// Queues a write; a later write to the same path replaces an earlier one.
     pub fn add(&mut self, target: &Path, bytes: Vec<u8>) {
-        if let Some(entry) = self.entries.iter_mut().find(|(p, _)| p == target) {
-            entry.1 = bytes;
+        if let Some(&i) = self.index.get(target) {
+            self.entries[i].1 = bytes;
         } else {
+            self.index.insert(target.to_path_buf(), self.entries.len());
             self.entries.push((target.to_path_buf(), bytes));
         }
     }

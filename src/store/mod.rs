@@ -239,12 +239,35 @@ impl Store {
     }
 
     /// The first sequence number whose run id is not in the store yet; returns it.
+    ///
+    /// The names in `runs/` and `plans/` are listed once and the sequence is probed in memory: a
+    /// store holding thousands of earlier runs of the same template costs two folder reads, not
+    /// two file lookups per earlier run.
     pub fn assign_free_run_id(&self, plan: &mut Plan) -> u64 {
+        let mut taken = std::collections::HashSet::new();
+        for dir in ["runs", "plans"] {
+            if let Ok(entries) = std::fs::read_dir(self.dir.join(dir)) {
+                for entry in entries.filter_map(|e| e.ok()) {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if let Some(run_id) = name.strip_suffix(".json") {
+                        taken.insert(run_id.to_owned());
+                    }
+                }
+            }
+        }
         let mut sequence = 0;
         loop {
-            assign_run_id(plan, sequence);
-            if !self.manifest_path(&plan.run_id).exists() && !self.plan_path(&plan.run_id).exists()
+            let run_id = crate::compile::run_id(
+                &plan.template.policy_snapshot_hash,
+                &plan.params,
+                &plan.trigger,
+                sequence,
+            );
+            if !taken.contains(&run_id)
+                && !self.manifest_path(&run_id).exists()
+                && !self.plan_path(&run_id).exists()
             {
+                assign_run_id(plan, sequence);
                 return sequence;
             }
             sequence += 1;
