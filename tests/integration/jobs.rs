@@ -63,7 +63,7 @@ fn retry_reruns_the_failed_node_and_its_downstream_but_not_its_predecessors() {
     assert!(!log.contains("exited with code"), "{log}");
 }
 
-const APPROVAL: &str = r#"id = "t"
+pub const APPROVAL: &str = r#"id = "t"
 version = "v1"
 
 [[nodes]]

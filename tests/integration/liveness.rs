@@ -31,15 +31,15 @@ impl Drop for Bystander {
     }
 }
 
-#[test]
-fn a_dead_job_is_seen_gone_even_when_its_records_name_a_live_pid() {
-    let repo = repo_with("slow", SLOW);
+/// Starts `vizier run slow` in the foreground and waits until its `slow` job runs and has claimed
+/// its attempt; returns the driver and the manifest at that moment.
+fn run_until_claimed(repo: &Repo) -> (std::process::Child, serde_json::Value) {
     let mut cmd = StdCommand::new(BIN);
     cmd.args(["run", "slow"]).current_dir(repo.path());
     isolate(&mut cmd, repo.home.path());
-    let mut driver = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let driver = cmd.stdout(Stdio::null()).spawn().unwrap();
     wait_until("the job to claim its attempt", || {
-        manifests(&repo).first().is_some_and(|m| {
+        manifests(repo).first().is_some_and(|m| {
             let slow = node(m, "slow");
             slow["status"] == "running"
                 && repo
@@ -50,7 +50,13 @@ fn a_dead_job_is_seen_gone_even_when_its_records_name_a_live_pid() {
                     .exists()
         })
     });
-    let m = manifests(&repo).remove(0);
+    (driver, manifests(repo).remove(0))
+}
+
+#[test]
+fn a_dead_job_is_seen_gone_even_when_its_records_name_a_live_pid() {
+    let repo = repo_with("slow", SLOW);
+    let (mut driver, m) = run_until_claimed(&repo);
     let run_id = m["run_id"].as_str().unwrap().to_owned();
     let job_id = node(&m, "slow")["job_id"].as_str().unwrap().to_owned();
     let pid = node(&m, "slow")["process"]["pid"].as_u64().unwrap() as i32;
@@ -101,23 +107,7 @@ fn a_dead_job_is_seen_gone_even_when_its_records_name_a_live_pid() {
 #[test]
 fn a_live_job_holds_its_claim_and_a_foreground_run_its_driver_lock() {
     let repo = repo_with("slow", SLOW);
-    let mut cmd = StdCommand::new(BIN);
-    cmd.args(["run", "slow"]).current_dir(repo.path());
-    isolate(&mut cmd, repo.home.path());
-    let mut driver = cmd.stdout(Stdio::null()).spawn().unwrap();
-    wait_until("the job to claim its attempt", || {
-        manifests(&repo).first().is_some_and(|m| {
-            let slow = node(m, "slow");
-            slow["status"] == "running"
-                && repo
-                    .join(&format!(
-                        ".vizier/jobs/{}/claim-1",
-                        slow["job_id"].as_str().unwrap()
-                    ))
-                    .exists()
-        })
-    });
-    let m = manifests(&repo).remove(0);
+    let (mut driver, m) = run_until_claimed(&repo);
     let job_id = node(&m, "slow")["job_id"].as_str().unwrap().to_owned();
     let run_id = m["run_id"].as_str().unwrap().to_owned();
     let locked = |rel: &str| {

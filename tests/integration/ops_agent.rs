@@ -116,20 +116,8 @@ printf '%s' "$prompt" > "$SEEN/$VIZIER_PARAM_TOPIC.txt""#,
         "env = { SEEN = \"out\" }",
     );
     let topics = ["alpha", "bravo", "charlie", "delta"];
-    let children: Vec<_> = topics
-        .iter()
-        .map(|topic| {
-            let mut cmd = StdCommand::new(BIN);
-            cmd.current_dir(repo.path())
-                .args(["run", "fan", "--set", &format!("topic={topic}")])
-                .stdout(std::process::Stdio::null());
-            isolate(&mut cmd, repo.home.path());
-            cmd.spawn().unwrap()
-        })
-        .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
+    let sets: Vec<String> = topics.iter().map(|v| format!("topic={v}")).collect();
+    run_concurrently(&repo, "fan", &sets);
     for topic in topics {
         let got = repo.read(&format!("out/{topic}.txt"));
         assert_eq!(got, format!("Plan for {topic}"), "the {topic} run's agent");

@@ -2,7 +2,6 @@
 //! `${nodes.<id>.outputs.<name>}` out, recorded per run.
 
 use std::path::Path;
-use std::process::Command as StdCommand;
 
 use serde_json::Value;
 
@@ -88,20 +87,8 @@ fn two_concurrent_runs_each_see_their_own_outputs() {
         ),
     );
     let versions = ["1.0.0", "2.0.0"];
-    let children: Vec<_> = versions
-        .iter()
-        .map(|v| {
-            let mut cmd = StdCommand::new(BIN);
-            cmd.current_dir(repo.path())
-                .args(["run", "release", "--set", &format!("version={v}")])
-                .stdout(std::process::Stdio::null());
-            isolate(&mut cmd, repo.home.path());
-            cmd.spawn().unwrap()
-        })
-        .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
+    let sets: Vec<String> = versions.iter().map(|v| format!("version={v}")).collect();
+    run_concurrently(&repo, "release", &sets);
     let runs = manifests(&repo);
     assert_eq!(runs.len(), 2);
     for m in &runs {

@@ -298,19 +298,21 @@ fn after_is_part_of_the_run_id() {
         .args(["run", "follow", "--dry-run", "--format", "json"])
         .output()
         .unwrap();
-    let after = repo
-        .vizier()
-        .args([
-            "run",
-            "follow",
-            "--after",
-            &first,
-            "--dry-run",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let planned_after = || {
+        repo.vizier()
+            .args([
+                "run",
+                "follow",
+                "--after",
+                &first,
+                "--dry-run",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let after = planned_after();
     let id = |o: &std::process::Output| {
         serde_json::from_slice::<Value>(&o.stdout).unwrap()["run_id"]
             .as_str()
@@ -318,19 +320,7 @@ fn after_is_part_of_the_run_id() {
             .to_owned()
     };
     assert_ne!(id(&plain), id(&after));
-    let again = repo
-        .vizier()
-        .args([
-            "run",
-            "follow",
-            "--after",
-            &first,
-            "--dry-run",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let again = planned_after();
     assert_eq!(id(&after), id(&again));
     std::fs::write(repo.join("go"), "").unwrap();
     wait_finished(&repo, &first);

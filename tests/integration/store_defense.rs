@@ -10,29 +10,21 @@ use serde_json::Value;
 use crate::support::*;
 
 /// build → an approval gate → ship: a detached run stays active, waiting for approval.
-const WAITING: &str = r#"id = "t"
-version = "v1"
+use crate::jobs::APPROVAL as WAITING;
 
-[[nodes]]
-id = "build"
-kind = "shell"
-uses = "cap.env.shell.command.run"
-args = { command = "true" }
-
-[[nodes]]
-id = "ok"
-kind = "gate"
-uses = "control.gate.approval"
-gates = [{ kind = "approval" }]
-after = [{ node_id = "build" }]
-
-[[nodes]]
-id = "ship"
-kind = "shell"
-uses = "cap.env.shell.command.run"
-args = { command = "echo shipped >> shipped.txt" }
-after = [{ node_id = "ok" }]
-"#;
+/// Waits until `node_id` runs (its command has written `ran.txt` and its process is recorded);
+/// returns the job process's pid.
+fn started_pid(repo: &Repo, node_id: &str) -> u32 {
+    wait_until("the node to start", || {
+        repo.join("ran.txt").exists()
+            && manifests(repo)
+                .first()
+                .is_some_and(|m| node(m, node_id)["process"].is_object())
+    });
+    node(&manifests(repo)[0], node_id)["process"]["pid"]
+        .as_u64()
+        .unwrap() as u32
+}
 
 /// A folder beside the repository (outside it), with a file that must survive.
 fn outside(repo: &Repo) -> (tempfile::TempDir, String) {
@@ -569,14 +561,7 @@ fn a_vanished_job_has_its_process_group_stopped_before_it_is_failed_or_retried()
         .args(["run", "s", "--detach"])
         .assert()
         .code(0);
-    wait_until("the node to start", || {
-        manifests(&repo).first().is_some_and(|m| {
-            node(m, "slow")["process"].is_object() && repo.join("ran.txt").exists()
-        })
-    });
-    let pid = node(&manifests(&repo)[0], "slow")["process"]["pid"]
-        .as_u64()
-        .unwrap() as u32;
+    let pid = started_pid(&repo, "slow");
     // SAFETY: kill(2) of the job process only (not its group).
     unsafe {
         libc::kill(pid as i32, libc::SIGKILL);
@@ -620,15 +605,7 @@ fn interrupt(signal: i32, code: i32) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the node to start", || {
-        repo.join("ran.txt").exists()
-            && manifests(&repo)
-                .first()
-                .is_some_and(|m| node(m, "slow")["process"].is_object())
-    });
-    let pid = node(&manifests(&repo)[0], "slow")["process"]["pid"]
-        .as_u64()
-        .unwrap() as u32;
+    let pid = started_pid(&repo, "slow");
     // SAFETY: kill(2) of the driver we started.
     unsafe {
         libc::kill(driver.id() as i32, signal);
@@ -778,15 +755,7 @@ fn an_interrupted_ci_run_is_stopped_recorded_cancelled_and_uploaded() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the node to start", || {
-        repo.join("ran.txt").exists()
-            && manifests(&repo)
-                .first()
-                .is_some_and(|m| node(m, "test")["process"].is_object())
-    });
-    let pid = node(&manifests(&repo)[0], "test")["process"]["pid"]
-        .as_u64()
-        .unwrap() as u32;
+    let pid = started_pid(&repo, "test");
     // SAFETY: kill(2) of the process we started.
     unsafe {
         libc::kill(ci.id() as i32, libc::SIGINT);

@@ -198,3 +198,22 @@ pub fn copy_binary(from: &std::path::Path, to: &std::path::Path) {
         .expect("cp runs");
     assert!(copied.success(), "cp {} {}", from.display(), to.display());
 }
+
+/// Runs `vizier run <alias> --set <set>` once per entry of `sets`, all at the same time, and
+/// asserts that every one succeeds.
+pub fn run_concurrently(repo: &Repo, alias: &str, sets: &[String]) {
+    let children: Vec<_> = sets
+        .iter()
+        .map(|set| {
+            let mut cmd = std::process::Command::new(BIN);
+            cmd.current_dir(repo.path())
+                .args(["run", alias, "--set", set])
+                .stdout(std::process::Stdio::null());
+            isolate(&mut cmd, repo.home.path());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+}
