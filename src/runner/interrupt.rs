@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::exec;
-use crate::store::{self, Batch, Manifest, Status, Store, to_json};
+use crate::store::{self, Manifest, Status, Store};
 
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
@@ -95,14 +95,7 @@ pub fn cancel_run(store: &Store, run_id: &str, signal: i32) -> Result<Manifest> 
     m.outcome = Some("failed".into());
     m.finished_at = Some(now);
     m.driver = None;
-    let mut batch = Batch::default();
-    for &i in &changed {
-        store.check_job_dir(&plan.nodes[i].job_id)?;
-        let record = store.job_record(&plan, i, &m);
-        batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
-    }
-    batch.add(&store.manifest_path(run_id), store::to_json_compact(&m));
-    batch.commit()?;
+    store.write_changes(&plan, &m, &changed)?;
     store.set_active(run_id, false)?;
     Ok(m)
 }

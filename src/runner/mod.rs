@@ -524,14 +524,7 @@ pub fn update_run(
             m.outcome = None;
             m.finished_at = None;
         }
-        let mut batch = Batch::default();
-        for &i in &changed {
-            store.check_job_dir(&plan.nodes[i].job_id)?;
-            let record = store.job_record(&plan, i, &m);
-            batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
-        }
-        batch.add(&store.manifest_path(run_id), store::to_json_compact(&m));
-        batch.commit()?;
+        store.write_changes(&plan, &m, &changed)?;
         if !m.is_finished() {
             store.set_active(run_id, true)?;
         }

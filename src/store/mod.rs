@@ -410,6 +410,19 @@ impl Store {
             && !self.manifest_path(run_id).exists()
     }
 
+    /// Writes the records of the jobs `changed` (indexes into the plan) and the manifest in one
+    /// batch, manifest last; refuses a job folder that is a link leaving the repository.
+    pub fn write_changes(&self, plan: &Plan, m: &Manifest, changed: &[usize]) -> Result<()> {
+        let mut batch = Batch::default();
+        for &i in changed {
+            self.check_job_dir(&plan.nodes[i].job_id)?;
+            let record = self.job_record(plan, i, m);
+            batch.add(&self.job_path(&plan.nodes[i].job_id), to_json(&record));
+        }
+        batch.add(&self.manifest_path(&m.run_id), to_json_compact(m));
+        batch.commit()
+    }
+
     /// The job record of node `index`, from the plan and the manifest's current state.
     pub fn job_record(&self, plan: &Plan, index: usize, manifest: &Manifest) -> JobRecord {
         let node: &PlanNode = &plan.nodes[index];
