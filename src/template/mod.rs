@@ -366,6 +366,13 @@ impl Node {
         self.uses.as_ref().and_then(|u| identity::lookup(&u.value))
     }
 
+    /// Where a finding about this node's operation points: its `uses` value, else the node.
+    pub fn uses_span(&self) -> Span {
+        self.uses
+            .as_ref()
+            .map_or_else(|| self.span.clone(), |u| u.span.clone())
+    }
+
     /// The file an `after` entry was written in.
     pub fn after_file(&self, index: usize) -> usize {
         self.after_files.get(index).copied().unwrap_or(self.file)
