@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use super::CiOutcome;
 use super::github::{self, Annotation, Limited, Location, Outputs, Runner, limit};
-use super::manifest_view::ManifestView;
 use super::summary::Summary;
 use crate::error::{Error, Result};
 use crate::store::{Manifest, Store};
@@ -75,7 +74,7 @@ pub fn conclude(
     let limited = annotate(artifacts, annotations)?;
     let mut views = Vec::new();
     for path in manifests {
-        views.push(ManifestView::load(path)?);
+        views.push(Manifest::load(path)?);
     }
     let outcome = CiOutcome::of_runs(finished.iter().map(|m| m.outcome.as_deref()));
     let failed = outcome == CiOutcome::Failed;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::github::{Annotation, SUMMARY_LIMIT, truncate_summary};
-use super::manifest_view::{ManifestView, NodeView};
+use crate::store::{Manifest, ManifestNode, Status};
 
 /// Runs with more nodes than this show their table and diagram folded in `<details>`.
 pub const COLLAPSE_ABOVE: usize = 30;
@@ -22,7 +22,7 @@ pub const CHANGED_PATHS_SHOWN: usize = 100;
 /// What the summary shows.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
-    pub runs: Vec<ManifestView>,
+    pub runs: Vec<Manifest>,
     /// Annotations beyond GitHub's per-step limit ([`super::github::Limited::overflow`]).
     pub overflow: Vec<Annotation>,
     /// Lines said before the runs (e.g. "ref deleted: nothing to run"), as plain text.
@@ -75,30 +75,31 @@ impl Summary {
 }
 
 /// One run: heading, trigger line, node table and diagram.
-pub fn render_run(run: &ManifestView) -> String {
+pub fn render_run(run: &Manifest) -> String {
     let mut md = String::new();
     let template = run
         .template
-        .id
-        .as_deref()
-        .or(run.template.path.as_deref())
-        .unwrap_or("template");
+        .as_ref()
+        .and_then(|t| [&t.id, &t.path].into_iter().find(|s| !s.is_empty()))
+        .map_or("template", String::as_str);
     md.push_str(&format!(
         "### {} {}: {} (run {})\n\n",
-        icon(run.outcome()),
+        run_icon(run),
         md_text(template),
-        md_text(run.outcome()),
+        md_text(run.outcome_text()),
         md_text(&run.run_id),
     ));
     let mut facts = Vec::new();
-    if let Some(r) = &run.trigger.git_ref {
-        facts.push(format!("ref {}", md_text(r)));
+    let trigger = &run.trigger;
+    if !trigger.ref_name.is_empty() {
+        facts.push(format!("ref {}", md_text(&trigger.ref_name)));
     }
-    if let Some(sha) = &run.trigger.sha {
+    if !trigger.sha.is_empty() {
+        let sha = &trigger.sha;
         facts.push(format!("commit {}", md_text(sha.get(..12).unwrap_or(sha))));
     }
-    if let Some(kind) = &run.trigger.kind {
-        facts.push(format!("trigger {}", md_text(kind)));
+    if !trigger.kind.is_empty() {
+        facts.push(format!("trigger {}", md_text(&trigger.kind)));
     }
     facts.push(format!("{} nodes", run.nodes.len()));
     if let Some(secs) = run.duration_secs() {
@@ -111,7 +112,7 @@ pub fn render_run(run: &ManifestView) -> String {
         let not_ok = run
             .nodes
             .iter()
-            .filter(|n| !matches!(n.status(), "succeeded" | "skipped"))
+            .filter(|n| !matches!(n.status, Status::Succeeded | Status::Skipped))
             .count();
         md.push_str(&format!(
             "<details><summary>{} nodes, {not_ok} not succeeded: table and graph</summary>\n\n{body}\n</details>\n\n",
@@ -141,7 +142,7 @@ pub fn render_run(run: &ManifestView) -> String {
     md
 }
 
-fn table(nodes: &[NodeView]) -> String {
+fn table(nodes: &[ManifestNode]) -> String {
     // A fanned-out run also says which runner job ran each node.
     let runners = nodes.iter().any(|n| n.runner().is_some());
     let mut md = String::from("| node | status | time | exit code | attempts |");
@@ -152,8 +153,8 @@ fn table(nodes: &[NodeView]) -> String {
         md.push_str(&format!(
             "| {} | {} {} | {} | {} | {} |",
             md_text(&n.node_id),
-            icon(n.status()),
-            md_text(n.status()),
+            icon(n.status),
+            md_text(n.status.as_str()),
             n.duration_secs().map_or_else(|| "–".to_owned(), duration),
             n.exit_code
                 .map_or_else(|| "–".to_owned(), |c| c.to_string()),
@@ -168,7 +169,7 @@ fn table(nodes: &[NodeView]) -> String {
 }
 
 /// The mermaid flowchart in a fenced block, or a note when it is too large for mermaid to draw.
-pub fn diagram(nodes: &[NodeView]) -> String {
+pub fn diagram(nodes: &[ManifestNode]) -> String {
     let src = flowchart(nodes);
     if src.len() > MERMAID_MAX_TEXT {
         return format!(
@@ -182,7 +183,7 @@ pub fn diagram(nodes: &[NodeView]) -> String {
 /// The mermaid source: one box per node (`n<index>`, so ids need no escaping), the nodes of each
 /// composition stage in a subgraph, an edge per `after` entry, a class per status. Also what
 /// `vizier jobs schedule --format mermaid` prints.
-pub fn flowchart(nodes: &[NodeView]) -> String {
+pub fn flowchart(nodes: &[ManifestNode]) -> String {
     let mut src = String::from("flowchart TD\n");
     let mut used = Vec::new();
     let mut stages: Vec<&str> = Vec::new();
@@ -198,7 +199,7 @@ pub fn flowchart(nodes: &[NodeView]) -> String {
             if n.stage.as_deref() != wanted {
                 continue;
             }
-            let class = status_class(n.status());
+            let class = status_class(n.status);
             if !used.contains(&class) {
                 used.push(class);
             }
@@ -209,7 +210,7 @@ pub fn flowchart(nodes: &[NodeView]) -> String {
             src.push_str(&format!(
                 "{indent}n{i}[\"{}<br/>{}{runner}\"]:::{class}\n",
                 mermaid_text(&n.node_id),
-                mermaid_text(n.status())
+                n.status.as_str()
             ));
         }
     };
@@ -237,17 +238,19 @@ pub fn flowchart(nodes: &[NodeView]) -> String {
     src
 }
 
-fn status_class(status: &str) -> &'static str {
+fn status_class(status: Status) -> &'static str {
     match status {
-        "succeeded" => "succeeded",
-        "failed" => "failed",
-        "blocked" | "blocked_by_approval" => "blocked",
-        "blocked_by_dependency" => "blocked_by_dependency",
-        "skipped" => "skipped",
-        "cancelled" => "cancelled",
-        "running" => "running",
-        "queued" | "waiting_on_deps" | "waiting_on_approval" | "waiting_on_locks" => "waiting",
-        _ => "unknown",
+        Status::Succeeded => "succeeded",
+        Status::Failed => "failed",
+        Status::Blocked | Status::BlockedByApproval => "blocked",
+        Status::BlockedByDependency => "blocked_by_dependency",
+        Status::Skipped => "skipped",
+        Status::Cancelled => "cancelled",
+        Status::Running => "running",
+        Status::Queued
+        | Status::WaitingOnDeps
+        | Status::WaitingOnApproval
+        | Status::WaitingOnLocks => "waiting",
     }
 }
 
@@ -265,8 +268,21 @@ fn class_style(class: &str) -> &'static str {
     }
 }
 
-fn icon(status: &str) -> &'static str {
-    match status_class(status) {
+fn icon(status: Status) -> &'static str {
+    class_icon(status_class(status))
+}
+
+/// A run's icon: its outcome's, or waiting while it runs.
+fn run_icon(run: &Manifest) -> &'static str {
+    match run.outcome.as_deref() {
+        None => class_icon("waiting"),
+        Some(_) if run.succeeded() => class_icon("succeeded"),
+        Some(_) => class_icon("failed"),
+    }
+}
+
+fn class_icon(class: &str) -> &'static str {
+    match class {
         "succeeded" => "✅",
         "failed" => "❌",
         "blocked" | "blocked_by_dependency" => "⛔",
@@ -342,11 +358,11 @@ mod tests {
       "nodes":[
         {"node_id":"a|b`</details>\"]:::x\n```","job_id":"run-bbbbbbbbbbbbbbbb-a","after":[],"status":"failed","attempts":1,"exit_code":101},
         {"node_id":"later","job_id":"run-bbbbbbbbbbbbbbbb-later","after":["run-bbbbbbbbbbbbbbbb-a","run-missing"],"status":"blocked_by_dependency","attempts":0},
-        {"node_id":"odd","job_id":"run-bbbbbbbbbbbbbbbb-odd","status":"some_future_status"}
+        {"node_id":"odd","job_id":"run-bbbbbbbbbbbbbbbb-odd","status":null,"future_field":{"x":1}}
       ]}"#;
 
-    fn manifest(json: &str) -> ManifestView {
-        ManifestView::parse(json, "fixture.json").unwrap()
+    fn manifest(json: &str) -> Manifest {
+        Manifest::parse(json.as_bytes(), std::path::Path::new("fixture.json")).unwrap()
     }
 
     #[test]
@@ -416,11 +432,8 @@ mod tests {
             "a dangling dependency draws no edge"
         );
         assert!(md.contains("n1[\"later<br/>blocked_by_dependency\"]:::blocked_by_dependency"));
-        assert!(md.contains("n2[\"odd<br/>some_future_status\"]:::unknown"));
-        assert!(
-            md.contains("| odd | ❔ some&#95;future&#95;status | – | – | 0 |"),
-            "{md}"
-        );
+        assert!(md.contains("n2[\"odd<br/>queued\"]:::waiting"), "{md}");
+        assert!(md.contains("| odd | ⏳ queued | – | – | 0 |"), "{md}");
     }
 
     #[test]
@@ -470,9 +483,9 @@ mod tests {
         );
     }
 
-    fn big_run(n: usize, name_len: usize) -> ManifestView {
-        let nodes: Vec<NodeView> = (0..n)
-            .map(|i| NodeView {
+    fn big_run(n: usize, name_len: usize) -> Manifest {
+        let nodes: Vec<ManifestNode> = (0..n)
+            .map(|i| ManifestNode {
                 node_id: format!("{i:0>width$}", width = name_len),
                 job_id: format!("run-big-{i}"),
                 after: if i == 0 {
@@ -480,16 +493,20 @@ mod tests {
                 } else {
                     vec![format!("run-big-{}", i - 1)]
                 },
-                status: Some(if i % 7 == 0 { "failed" } else { "succeeded" }.into()),
+                status: if i % 7 == 0 {
+                    Status::Failed
+                } else {
+                    Status::Succeeded
+                },
                 attempts: 1,
-                ..NodeView::default()
+                ..ManifestNode::default()
             })
             .collect();
-        ManifestView {
+        Manifest {
             run_id: "run-big".into(),
             outcome: Some("failed".into()),
             nodes,
-            ..ManifestView::default()
+            ..Manifest::default()
         }
     }
 

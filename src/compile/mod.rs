@@ -20,8 +20,9 @@ pub use hash::policy_snapshot_hash;
 
 pub const PLAN_FORMAT: u32 = 1;
 
-/// What started a run.
+/// What started a run. Read tolerantly (a missing field takes its default): manifests carry it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Trigger {
     /// `local`, `push`, …
     pub kind: String,
@@ -38,7 +39,9 @@ pub struct Trigger {
     pub env: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// Read tolerantly (a missing field takes its default): manifests carry it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct TemplateRef {
     pub id: String,
     pub version: String,

@@ -211,10 +211,7 @@ impl Cache {
                 });
             }
         };
-        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let m = Manifest::parse(&bytes, &path)?;
         store::check_manifest(&m, run_id).map_err(|message| Error::Corrupt {
             path: path.display().to_string(),
             message,

@@ -1,14 +1,20 @@
 //! The records on disk: run manifests, job records, outcome files.
 //!
 //! What vizier writes is strict and versioned; what it reads is tolerant: every field has a default
-//! and unknown fields are kept, so records from older and newer versions still load.
+//! and unknown fields are kept, so records from older versions still load and a rewrite loses
+//! nothing another version wrote. A manifest of a newer `version` is refused by name, not misread.
 
 use std::collections::BTreeMap;
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::time;
+use super::tolerant::tolerant_deserialize;
 use crate::compile::{TemplateRef, Trigger};
+use crate::error::{Error, Result};
 
 pub const MANIFEST_VERSION: u32 = 1;
 pub const JOB_FORMAT: u32 = 1;
@@ -126,8 +132,10 @@ pub struct ProcessId {
 }
 
 /// One node's entry in the manifest: the scheduling truth for that job.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+///
+/// Read by [`tolerant_deserialize!`]: a missing or `null` field takes its default and a field
+/// this vizier does not know is kept in `extra` and written back.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ManifestNode {
     pub node_id: String,
     pub job_id: String,
@@ -167,15 +175,61 @@ pub struct ManifestNode {
     /// Metadata the operation recorded (execution root, payload refs, agent command, …).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, Value>,
+    /// Fields written by another version of vizier, kept as they were.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+tolerant_deserialize!(ManifestNode, "a manifest node", {
+    "node_id" => node_id,
+    "job_id" => job_id,
+    "class" => class,
+    "executor_class" => executor_class,
+    "executor_operation" => executor_operation,
+    "control_policy" => control_policy,
+    "after" => after,
+    "status" => status,
+    "outcome" => outcome,
+    "attempts" => attempts,
+    "exit_code" => exit_code,
+    "started_at" => started_at,
+    "finished_at" => finished_at,
+    "stdout" => stdout,
+    "stderr" => stderr,
+    "stage" => stage,
+    "process" => process,
+    "wait_reason" => wait_reason,
+    "waited_on" => waited_on,
+    "reason" => reason,
+    "approval" => approval,
+    "loops" => loops,
+    "person_retry" => person_retry,
+    "metadata" => metadata,
+});
+
+impl ManifestNode {
+    /// Seconds from start to finish, when both are known and in order.
+    pub fn duration_secs(&self) -> Option<f64> {
+        time::elapsed(self.started_at.as_deref(), self.finished_at.as_deref())
+    }
+
+    /// The CI job that ran the node, when the run was fanned out over many runners.
+    pub fn runner(&self) -> Option<&str> {
+        self.metadata.get("ci_runner").and_then(|v| v.as_str())
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// `.vizier/jobs/runs/<run_id>.json`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+/// `.vizier/jobs/runs/<run_id>.json`: the one model of a run manifest, for the scheduler, `jobs`,
+/// the CI summary and mermaid alike.
+///
+/// Read by [`Manifest::parse`]: tolerant of what older versions wrote (missing or `null` fields
+/// take their defaults, unknown fields are kept in `extra` and written back), and refusing, by
+/// name, a manifest whose `version` is newer than [`MANIFEST_VERSION`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Manifest {
     pub version: u32,
     pub run_id: String,
@@ -194,16 +248,94 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driver: Option<ProcessId>,
     /// Runs this run's entry nodes wait for (`vizier run --after`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub after_runs: Vec<String>,
     /// Runs started with `--after` this run: they wait for it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub followed_by: Vec<String>,
+    /// Fields written by another version of vizier, kept as they were.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
 }
+
+tolerant_deserialize!(Manifest, "a run manifest", {
+    "version" => version,
+    "run_id" => run_id,
+    "template" => template,
+    "params" => params,
+    "trigger" => trigger,
+    "created_at" => created_at,
+    "finished_at" => finished_at,
+    "outcome" => outcome,
+    "nodes" => nodes,
+    "requeues" => requeues,
+    "driver" => driver,
+    "after_runs" => after_runs,
+    "followed_by" => followed_by,
+});
 
 impl Manifest {
     pub fn is_finished(&self) -> bool {
         self.outcome.is_some()
+    }
+
+    /// Reads a manifest's bytes; `path` names it in errors. A manifest of a newer `version` is
+    /// [`Error::NewerRecord`] (also when the rest of it does not read), anything else that does
+    /// not read is [`Error::Corrupt`].
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
+        let newer = |version: u64| Error::NewerRecord {
+            path: path.display().to_string(),
+            version,
+            supported: u64::from(MANIFEST_VERSION),
+        };
+        match serde_json::from_slice::<Manifest>(bytes) {
+            Ok(m) if m.version > MANIFEST_VERSION => Err(newer(u64::from(m.version))),
+            Ok(m) => Ok(m),
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct Version {
+                    #[serde(default)]
+                    version: Value,
+                }
+                match serde_json::from_slice::<Version>(bytes) {
+                    Ok(Version { version })
+                        if version
+                            .as_u64()
+                            .is_some_and(|v| v > u64::from(MANIFEST_VERSION)) =>
+                    {
+                        Err(newer(version.as_u64().unwrap_or_default()))
+                    }
+                    _ => Err(Error::Corrupt {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Reads the manifest at `path` (any path: the store's, or a copy in CI artifacts).
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Manifest::parse(&bytes, path)
+    }
+
+    /// Whether the run ended `succeeded`.
+    pub fn succeeded(&self) -> bool {
+        self.outcome.as_deref() == Some("succeeded")
+    }
+
+    /// The outcome to show: the recorded one, else `running`.
+    pub fn outcome_text(&self) -> &str {
+        self.outcome.as_deref().unwrap_or("running")
+    }
+
+    /// Seconds from creation to finish, when both are known.
+    pub fn duration_secs(&self) -> Option<f64> {
+        time::elapsed(Some(&self.created_at), self.finished_at.as_deref())
     }
 }
 
@@ -261,4 +393,108 @@ pub struct Schedule {
     pub waited_on: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub locks: Vec<crate::compile::PlanLock>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest> {
+        Manifest::parse(text.as_bytes(), Path::new("runs/run-x.json"))
+    }
+
+    #[test]
+    fn a_full_manifest_reads_with_its_durations_and_runner() {
+        let m = parse(
+            r#"{"version":1,"run_id":"run-0123456789abcdef",
+            "template":{"id":"template.ci","version":"v1","path":".vizier/workflow/ci.toml","policy_snapshot_hash":"abc"},
+            "params":{"target":"main"},
+            "trigger":{"kind":"push","sha":"1111111111111111111111111111111111111111","ref":"refs/heads/main","before":null,"changed_paths":["a.rs"]},
+            "created_at":"2026-01-02T03:04:05Z","finished_at":"2026-01-02T03:04:35.5Z","outcome":"failed",
+            "nodes":[{"node_id":"fmt","job_id":"run-0123456789abcdef-fmt","class":"executor","executor_class":"environment.shell",
+              "executor_operation":"cicd.run","control_policy":null,"after":[],"status":"failed","outcome":"failed",
+              "attempts":1,"exit_code":1,"started_at":"2026-01-02T03:04:06Z","finished_at":"2026-01-02T03:04:09.25Z",
+              "stdout":".vizier/jobs/run-0123456789abcdef-fmt/stdout.log","stderr":".vizier/jobs/run-0123456789abcdef-fmt/stderr.log",
+              "metadata":{"ci_runner":"part-2"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.template.as_ref().unwrap().id, "template.ci");
+        assert_eq!(m.trigger.ref_name, "refs/heads/main");
+        assert_eq!(m.trigger.changed_paths, ["a.rs"]);
+        assert_eq!(m.duration_secs(), Some(30.5));
+        assert!(!m.succeeded());
+        let n = &m.nodes[0];
+        assert_eq!(
+            (n.status, n.exit_code, n.attempts),
+            (Status::Failed, Some(1), 1)
+        );
+        assert_eq!(n.duration_secs(), Some(3.25));
+        assert_eq!(n.runner(), Some("part-2"));
+        assert!(m.extra.is_empty() && n.extra.is_empty());
+    }
+
+    #[test]
+    fn missing_and_null_fields_take_their_defaults() {
+        let m = parse(
+            r#"{"run_id":"run-x","nodes":[{"node_id":"a","after":null,"attempts":null,"status":null,"stdout":null,"metadata":null},{}],"params":null,"outcome":null}"#,
+        )
+        .unwrap();
+        assert_eq!(m.version, 0);
+        assert_eq!(m.outcome_text(), "running");
+        assert_eq!(m.nodes[0].status, Status::Queued);
+        assert!(m.nodes[0].after.is_empty());
+        assert_eq!(m.nodes[1].node_id, "");
+        assert_eq!(m.nodes[0].duration_secs(), None);
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_rewrite_at_the_top_and_in_a_node() {
+        let m = parse(
+            r#"{"version":1,"run_id":"run-x","future_top":{"a":[1,2]},"nodes":[{"node_id":"a","job_id":"run-x-a","future_node":"kept"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.extra["future_top"], serde_json::json!({"a": [1, 2]}));
+        let text = serde_json::to_string(&m).unwrap();
+        let again = parse(&text).unwrap();
+        assert_eq!(again.extra["future_top"], serde_json::json!({"a": [1, 2]}));
+        assert_eq!(again.nodes[0].extra["future_node"], "kept");
+        assert_eq!(again, m);
+    }
+
+    #[test]
+    fn a_newer_version_is_refused_by_name_not_misread() {
+        for text in [
+            r#"{"version":2,"run_id":"run-x","nodes":[]}"#,
+            // A newer format need not read as this one at all.
+            r#"{"version":7,"run_id":"run-x","nodes":{"a":{}}}"#,
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                matches!(err, Error::NewerRecord { supported: 1, .. }),
+                "{err:?}"
+            );
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("`runs/run-x.json` was written by a newer vizier: its version is "),
+                "{msg}"
+            );
+            assert!(msg.ends_with("this vizier reads up to version 1"), "{msg}");
+        }
+        let err = parse(r#"{"version":1,"nodes":"x"}"#).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("`runs/run-x.json` is corrupt: "),
+            "{err}"
+        );
+        let err = Manifest::load(Path::new("/nonexistent/run.json")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/run.json"), "{err}");
+    }
+
+    #[test]
+    fn what_vizier_writes_reads_back_byte_for_byte() {
+        let text = r#"{"version":1,"run_id":"run-x","template":{"id":"t","version":"v1","path":"p","policy_snapshot_hash":"h"},"params":{},"trigger":{"kind":"local","sha":"s","ref":"refs/heads/main"},"created_at":"c","finished_at":null,"outcome":null,"nodes":[{"node_id":"a","job_id":"run-x-a","class":"executor","executor_class":null,"executor_operation":null,"control_policy":null,"after":[],"status":"queued","outcome":null,"attempts":1,"exit_code":null,"started_at":null,"finished_at":null,"stdout":"o","stderr":"e","loops":2,"metadata":{"execution_root":"."}}],"requeues":1}"#;
+        let m = parse(text).unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), text);
+    }
 }
