@@ -24,7 +24,7 @@ pub fn node_annotations(finished: &[Manifest]) -> Vec<Annotation> {
             annotations.push(Annotation::node_outcome(
                 &m.run_id,
                 &n.node_id,
-                n.status.as_str(),
+                n.status,
                 n.exit_code.map(i64::from),
                 Some(&Location {
                     file: template_path.clone(),
@@ -76,7 +76,7 @@ pub fn conclude(
     for path in manifests {
         views.push(Manifest::load(path)?);
     }
-    let outcome = CiOutcome::of_runs(finished.iter().map(|m| m.outcome.as_deref()));
+    let outcome = CiOutcome::of_runs(finished.iter().map(|m| m.outcome));
     let failed = outcome == CiOutcome::Failed;
     let limited_commands = limited.commands();
     let summary = Summary {

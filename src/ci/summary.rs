@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::github::{Annotation, SUMMARY_LIMIT, truncate_summary};
-use crate::store::{Manifest, ManifestNode, Status};
+use crate::store::{Manifest, ManifestNode, RunOutcome, Status};
 
 /// Runs with more nodes than this show their table and diagram folded in `<details>`.
 pub const COLLAPSE_ABOVE: usize = 30;
@@ -84,7 +84,7 @@ pub fn render_run(run: &Manifest) -> String {
         .map_or("template", String::as_str);
     md.push_str(&format!(
         "### {} {}: {} (run {})\n\n",
-        run_icon(run),
+        Look::of_run(run).icon(),
         md_text(template),
         md_text(run.outcome_text()),
         md_text(&run.run_id),
@@ -199,10 +199,11 @@ pub fn flowchart(nodes: &[ManifestNode]) -> String {
             if n.stage.as_deref() != wanted {
                 continue;
             }
-            let class = status_class(n.status);
-            if !used.contains(&class) {
-                used.push(class);
+            let look = Look::of(n.status);
+            if !used.contains(&look) {
+                used.push(look);
             }
+            let class = look.class();
             let runner = n
                 .runner()
                 .map(|r| format!("<br/>{}", mermaid_text(r)))
@@ -232,65 +233,95 @@ pub fn flowchart(nodes: &[ManifestNode]) -> String {
             }
         }
     }
-    for class in used {
-        src.push_str(&format!("  classDef {class} {}\n", class_style(class)));
+    for look in used {
+        src.push_str(&format!("  classDef {} {}\n", look.class(), look.style()));
     }
     src
 }
 
-fn status_class(status: Status) -> &'static str {
-    match status {
-        Status::Succeeded => "succeeded",
-        Status::Failed => "failed",
-        Status::Blocked | Status::BlockedByApproval => "blocked",
-        Status::BlockedByDependency => "blocked_by_dependency",
-        Status::Skipped => "skipped",
-        Status::Cancelled => "cancelled",
-        Status::Running => "running",
-        Status::Queued
-        | Status::WaitingOnDeps
-        | Status::WaitingOnApproval
-        | Status::WaitingOnLocks => "waiting",
-    }
+/// How a node is drawn: a mermaid class (its name, its colours) and an icon. Statuses that read
+/// alike share one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Look {
+    Succeeded,
+    Failed,
+    Blocked,
+    BlockedByDependency,
+    Skipped,
+    Cancelled,
+    Running,
+    Waiting,
 }
 
-fn class_style(class: &str) -> &'static str {
-    match class {
-        "succeeded" => "fill:#d3f9d8,stroke:#2b8a3e,color:#000",
-        "failed" => "fill:#ffe3e3,stroke:#c92a2a,color:#000",
-        "blocked" => "fill:#fff3bf,stroke:#e67700,color:#000",
-        "blocked_by_dependency" => "fill:#ffe8cc,stroke:#d9480f,stroke-dasharray:4,color:#000",
-        "skipped" => "fill:#f1f3f5,stroke:#868e96,color:#495057",
-        "cancelled" => "fill:#e9ecef,stroke:#495057,color:#000",
-        "running" => "fill:#d0ebff,stroke:#1971c2,color:#000",
-        "waiting" => "fill:#f8f9fa,stroke:#adb5bd,color:#000",
-        _ => "fill:#ffffff,stroke:#000000,color:#000",
+impl Look {
+    fn of(status: Status) -> Look {
+        match status {
+            Status::Succeeded => Look::Succeeded,
+            Status::Failed => Look::Failed,
+            Status::Blocked | Status::BlockedByApproval => Look::Blocked,
+            Status::BlockedByDependency => Look::BlockedByDependency,
+            Status::Skipped => Look::Skipped,
+            Status::Cancelled => Look::Cancelled,
+            Status::Running => Look::Running,
+            Status::Queued
+            | Status::WaitingOnDeps
+            | Status::WaitingOnApproval
+            | Status::WaitingOnLocks => Look::Waiting,
+        }
+    }
+
+    /// A run's look: its outcome's, or waiting while it runs.
+    fn of_run(run: &Manifest) -> Look {
+        match run.outcome {
+            None => Look::Waiting,
+            Some(RunOutcome::Succeeded) => Look::Succeeded,
+            Some(RunOutcome::Failed) => Look::Failed,
+        }
+    }
+
+    /// The mermaid class name.
+    fn class(self) -> &'static str {
+        match self {
+            Look::Succeeded => Status::Succeeded.as_str(),
+            Look::Failed => Status::Failed.as_str(),
+            Look::Blocked => Status::Blocked.as_str(),
+            Look::BlockedByDependency => Status::BlockedByDependency.as_str(),
+            Look::Skipped => Status::Skipped.as_str(),
+            Look::Cancelled => Status::Cancelled.as_str(),
+            Look::Running => Status::Running.as_str(),
+            Look::Waiting => "waiting",
+        }
+    }
+
+    fn style(self) -> &'static str {
+        match self {
+            Look::Succeeded => "fill:#d3f9d8,stroke:#2b8a3e,color:#000",
+            Look::Failed => "fill:#ffe3e3,stroke:#c92a2a,color:#000",
+            Look::Blocked => "fill:#fff3bf,stroke:#e67700,color:#000",
+            Look::BlockedByDependency => {
+                "fill:#ffe8cc,stroke:#d9480f,stroke-dasharray:4,color:#000"
+            }
+            Look::Skipped => "fill:#f1f3f5,stroke:#868e96,color:#495057",
+            Look::Cancelled => "fill:#e9ecef,stroke:#495057,color:#000",
+            Look::Running => "fill:#d0ebff,stroke:#1971c2,color:#000",
+            Look::Waiting => "fill:#f8f9fa,stroke:#adb5bd,color:#000",
+        }
+    }
+
+    fn icon(self) -> &'static str {
+        match self {
+            Look::Succeeded => "✅",
+            Look::Failed => "❌",
+            Look::Blocked | Look::BlockedByDependency => "⛔",
+            Look::Skipped => "⏭️",
+            Look::Cancelled => "🚫",
+            Look::Running | Look::Waiting => "⏳",
+        }
     }
 }
 
 fn icon(status: Status) -> &'static str {
-    class_icon(status_class(status))
-}
-
-/// A run's icon: its outcome's, or waiting while it runs.
-fn run_icon(run: &Manifest) -> &'static str {
-    match run.outcome.as_deref() {
-        None => class_icon("waiting"),
-        Some(_) if run.succeeded() => class_icon("succeeded"),
-        Some(_) => class_icon("failed"),
-    }
-}
-
-fn class_icon(class: &str) -> &'static str {
-    match class {
-        "succeeded" => "✅",
-        "failed" => "❌",
-        "blocked" | "blocked_by_dependency" => "⛔",
-        "skipped" => "⏭️",
-        "cancelled" => "🚫",
-        "running" | "waiting" => "⏳",
-        _ => "❔",
-    }
+    Look::of(status).icon()
 }
 
 fn duration(secs: f64) -> String {
@@ -504,7 +535,7 @@ mod tests {
             .collect();
         Manifest {
             run_id: "run-big".into(),
-            outcome: Some("failed".into()),
+            outcome: Some(RunOutcome::Failed),
             nodes,
             ..Manifest::default()
         }

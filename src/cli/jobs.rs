@@ -442,7 +442,7 @@ fn schedule_view(
                     "{}  {}  {}  {}{}\n",
                     m.run_id,
                     m.template.as_ref().map_or(String::new(), |t| t.id.clone()),
-                    m.outcome.as_deref().unwrap_or("active"),
+                    m.outcome.map_or("active", |o| o.as_str()),
                     counts
                         .iter()
                         .map(|(k, v)| format!("{v} {k}"))

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 
 use crate::template::graph::{DepKind, Graph};
 use crate::template::params::{env_name, substitute};
-use crate::template::{Outcome, Precondition, Template};
+use crate::template::{
+    FailureMode, GateKind, LockMode, Outcome, Precondition, RetryMode, Template,
+};
 
 pub use env::TRIGGER_VARIABLES;
 pub use hash::policy_snapshot_hash;
@@ -68,13 +70,13 @@ pub struct PlanDep {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanLoop {
-    pub outcome: String,
+    pub outcome: Outcome,
     pub target: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanGate {
-    pub kind: String,
+    pub kind: GateKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,11 +94,34 @@ fn yes() -> bool {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanLock {
     pub key: String,
-    pub mode: String,
+    pub mode: LockMode,
     /// `run`: held from the start of the first node naming it until the run ends; absent: held
     /// while the node runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub scope: Option<LockScope>,
+}
+
+/// How long a lock is held, when not just while its node runs.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LockScope {
+    /// From the start of the first node naming it until the run ends.
+    Run,
+}
+
+impl std::fmt::Display for LockScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LockScope::Run => "run",
+        })
+    }
+}
+
+impl PlanLock {
+    /// Held for the whole run (`scope = "run"`).
+    pub fn run_wide(&self) -> bool {
+        self.scope == Some(LockScope::Run)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -131,7 +156,7 @@ pub struct PlanNode {
     pub loops: Vec<PlanLoop>,
     pub retry_budget: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_mode: Option<String>,
+    pub retry_mode: Option<RetryMode>,
     pub gates: Vec<PlanGate>,
     pub locks: Vec<PlanLock>,
     pub needs: Vec<PlanArtifact>,
@@ -154,13 +179,13 @@ impl PlanNode {
     pub fn approval_required(&self) -> bool {
         self.gates
             .iter()
-            .any(|g| g.kind == "approval" && g.required)
+            .any(|g| g.kind == GateKind::Approval && g.required)
     }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanPolicy {
-    pub failure_mode: String,
+    pub failure_mode: FailureMode,
     pub max_requeues: u64,
 }
 
@@ -446,11 +471,7 @@ pub fn compile(
         let mut gates = Vec::new();
         for g in &node.gates {
             gates.push(PlanGate {
-                kind: g
-                    .kind
-                    .as_ref()
-                    .map_or("custom", |k| k.value.as_str())
-                    .to_owned(),
+                kind: g.kind.as_ref().map_or(GateKind::Custom, |k| k.value),
                 script: g
                     .script
                     .as_ref()
@@ -499,8 +520,8 @@ pub fn compile(
             .map(|l| {
                 Ok(PlanLock {
                     key: subst(&node_id, &l.key.value)?,
-                    mode: l.mode.as_str().to_owned(),
-                    scope: l.run_scope.then(|| "run".to_owned()),
+                    mode: l.mode,
+                    scope: l.run_scope.then_some(LockScope::Run),
                 })
             })
             .collect::<Result<_, CompileError>>()?;
@@ -523,7 +544,7 @@ pub fn compile(
                 .retry
                 .as_ref()
                 .and_then(|r| r.mode.as_ref())
-                .map(|m| m.value.as_str().to_owned()),
+                .map(|m| m.value),
             gates,
             locks,
             needs: node.needs.iter().map(artifact).collect(),
@@ -544,7 +565,7 @@ pub fn compile(
     }
     for lb in &graph.loop_backs {
         nodes[lb.source].loops.push(PlanLoop {
-            outcome: lb.outcome.as_str().to_owned(),
+            outcome: lb.outcome,
             target: lb.target,
         });
     }
@@ -568,7 +589,7 @@ pub fn compile(
         params,
         trigger,
         policy: PlanPolicy {
-            failure_mode: template.policy.failure_mode.as_str().to_owned(),
+            failure_mode: template.policy.failure_mode,
             max_requeues: template.policy.max_requeues.unwrap_or(100),
         },
         alias,

@@ -437,7 +437,7 @@ impl Store {
         );
         metadata.insert("workflow_node_id".into(), json!(node.node_id));
         metadata.insert("workflow_node_attempt".into(), json!(state.attempts));
-        if let Some(outcome) = &state.outcome {
+        if let Some(outcome) = state.outcome {
             metadata.insert("workflow_node_outcome".into(), json!(outcome));
         }
         if let Some(class) = &node.executor_class {

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::time;
 use crate::compile::{TemplateRef, Trigger};
 use crate::error::{Error, Result};
+use crate::template::Outcome;
 
 pub const MANIFEST_VERSION: u32 = 1;
 pub const JOB_FORMAT: u32 = 1;
@@ -100,6 +101,42 @@ impl Status {
     }
 }
 
+impl From<Outcome> for Status {
+    /// The status a job ends in when its process recorded `outcome`.
+    fn from(outcome: Outcome) -> Status {
+        match outcome {
+            Outcome::Succeeded => Status::Succeeded,
+            Outcome::Failed => Status::Failed,
+            Outcome::Blocked => Status::Blocked,
+        }
+    }
+}
+
+/// How a run ended (the manifest's `outcome`): `succeeded` when no node ended badly and every
+/// terminal succeeded or was skipped, else `failed`. A job's outcome is [`Outcome`]; a CI
+/// invocation's is `ci::CiOutcome`, which adds `skipped`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Succeeded,
+    Failed,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -115,11 +152,35 @@ pub struct WaitReason {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
-    /// `approved` or `rejected`.
-    pub state: String,
+    pub state: ApprovalState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub at: String,
+}
+
+/// A person's decision on an approval gate (`vizier jobs approve` / `reject`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    Approved,
+    /// Also what a record that does not say reads as: nothing says it was approved.
+    #[default]
+    Rejected,
+}
+
+impl ApprovalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Approved => "approved",
+            ApprovalState::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A running job's process: pid plus its start time, so a reused pid is not mistaken for it.
@@ -150,7 +211,8 @@ pub struct ManifestNode {
     pub after: Vec<String>,
     #[serde(deserialize_with = "or_default")]
     pub status: Status,
-    pub outcome: Option<String>,
+    /// What its process recorded for the last finished attempt.
+    pub outcome: Option<Outcome>,
     #[serde(deserialize_with = "or_default")]
     pub attempts: u32,
     pub exit_code: Option<i32>,
@@ -244,8 +306,8 @@ pub struct Manifest {
     #[serde(deserialize_with = "or_default")]
     pub created_at: String,
     pub finished_at: Option<String>,
-    /// `succeeded` / `failed` once the run ended; absent while it runs.
-    pub outcome: Option<String>,
+    /// Set once the run ended; absent while it runs.
+    pub outcome: Option<RunOutcome>,
     #[serde(deserialize_with = "or_default")]
     pub nodes: Vec<ManifestNode>,
     /// Loop-back re-queues so far, bounded by the policy's `max_requeues`.
@@ -316,12 +378,12 @@ impl Manifest {
 
     /// Whether the run ended `succeeded`.
     pub fn succeeded(&self) -> bool {
-        self.outcome.as_deref() == Some("succeeded")
+        self.outcome == Some(RunOutcome::Succeeded)
     }
 
     /// The outcome to show: the recorded one, else `running`.
-    pub fn outcome_text(&self) -> &str {
-        self.outcome.as_deref().unwrap_or("running")
+    pub fn outcome_text(&self) -> &'static str {
+        self.outcome.map_or("running", RunOutcome::as_str)
     }
 
     /// Seconds from creation to finish, when both are known.
@@ -336,8 +398,8 @@ impl Manifest {
 pub struct OutcomeFile {
     pub job_id: String,
     pub attempt: u32,
-    /// `succeeded`, `failed` or `blocked`.
-    pub outcome: String,
+    /// Absent reads as `failed`: nothing says the job succeeded.
+    pub outcome: Outcome,
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,

@@ -162,3 +162,72 @@ fn mermaid_and_the_list_draw_every_node_of_a_manifest_with_null_fields() {
             node(&m, "flaky")["job_id"].as_str().unwrap(),
         ));
 }
+
+/// A store as the version with string-typed lock modes, failure modes and outcomes left it
+/// (`tests/records/v1/`): it lists, shows, and a retry runs its job again from the old plan.
+#[test]
+fn a_store_written_before_the_enums_lists_shows_and_retries() {
+    const RUN: &str = "run-68596fc8aa2771a3";
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/records/v1");
+    let fixture = |name: &str| std::fs::read_to_string(fixtures.join(name)).unwrap();
+    let repo = repo_with("records", &fixture("records.toml"));
+    repo.write(
+        &format!(".vizier/jobs/plans/{RUN}.json"),
+        &fixture("plan.json"),
+    );
+    repo.write(
+        &format!(".vizier/jobs/runs/{RUN}.json"),
+        &fixture("manifest.json"),
+    );
+    for node in ["work", "stop", "bad"] {
+        let dir = format!(".vizier/jobs/{RUN}-{node}");
+        repo.write(
+            &format!("{dir}/job.json"),
+            &fixture(&format!("job-{node}.json")),
+        );
+        repo.write(
+            &format!("{dir}/outcome.json"),
+            &fixture(&format!("outcome-{node}.json")),
+        );
+    }
+    repo.vizier()
+        .args(["jobs", "list", "--run", RUN])
+        .assert()
+        .code(0)
+        .stderr("")
+        .stdout(
+            predicate::str::contains(format!("{RUN}-work")).and(predicate::str::contains("failed")),
+        );
+    repo.vizier()
+        .args(["jobs", "show", &format!("{RUN}-work")])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "locks: repo (shared), deploy (exclusive, run)",
+        ));
+    let out = repo
+        .vizier()
+        .args(["jobs", "schedule", "--run", RUN, "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["runs"][0]["outcome"], "failed", "{doc}");
+    assert_eq!(doc["runs"][0]["nodes"][1]["attempts"], 2, "{doc}");
+
+    repo.vizier()
+        .args(["jobs", "retry", &format!("{RUN}-bad")])
+        .assert()
+        .code(0);
+    wait_until("the retried job to end again", || {
+        let m = &manifests(&repo)[0];
+        node(m, "bad")["attempts"] == 2 && m["outcome"] == "failed"
+    });
+    let m = &manifests(&repo)[0];
+    assert_eq!(node(m, "bad")["outcome"], "failed");
+    assert_eq!(node(m, "bad")["exit_code"], 3);
+    assert_eq!(node(m, "stop")["status"], "succeeded", "the rest is kept");
+    let plan = repo.read(&format!(".vizier/jobs/plans/{RUN}.json"));
+    assert_eq!(plan, fixture("plan.json"), "the plan is never rewritten");
+}
