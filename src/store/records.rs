@@ -577,4 +577,50 @@ mod tests {
             );
         }
     }
+
+    /// Every enum the records carry is written as the word the string-typed version wrote: its
+    /// `as_str`, which the template parser and the schemas use too.
+    #[test]
+    fn enums_serialize_as_their_words() {
+        use crate::template::{FailureMode, GateKind, LockMode, RetryMode};
+        fn word<T: Serialize>(v: T) -> String {
+            serde_json::to_value(v)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+        for v in Outcome::ALL {
+            assert_eq!(word(v), v.as_str());
+        }
+        for v in [
+            FailureMode::BlockDownstream,
+            FailureMode::ContinueIndependent,
+        ] {
+            assert_eq!(word(v), v.as_str());
+        }
+        for v in [LockMode::Shared, LockMode::Exclusive] {
+            assert_eq!(word(v), v.as_str());
+        }
+        for v in [
+            GateKind::Approval,
+            GateKind::Script,
+            GateKind::Cicd,
+            GateKind::Custom,
+        ] {
+            assert_eq!(word(v), v.as_str());
+        }
+        for v in [RetryMode::Never, RetryMode::OnFailure, RetryMode::UntilGate] {
+            assert_eq!(word(v), v.as_str());
+        }
+        for v in [RunOutcome::Succeeded, RunOutcome::Failed] {
+            assert_eq!(word(v), v.as_str());
+        }
+        for v in [ApprovalState::Approved, ApprovalState::Rejected] {
+            assert_eq!(word(v), v.as_str());
+        }
+        for v in Status::ALL {
+            assert_eq!(word(v), v.as_str());
+        }
+    }
 }
