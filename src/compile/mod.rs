@@ -39,6 +39,9 @@ pub struct Trigger {
     /// Extra event values for scripts, exported as environment variables only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Fields written by another version of vizier, kept when a manifest is rewritten.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Read tolerantly (a missing field takes its default): manifests carry it.
@@ -49,6 +52,9 @@ pub struct TemplateRef {
     pub version: String,
     pub path: String,
     pub policy_snapshot_hash: String,
+    /// Fields written by another version of vizier, kept when a manifest is rewritten.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -585,6 +591,7 @@ pub fn compile(
                 .unwrap_or_default(),
             path: template_path.to_owned(),
             policy_snapshot_hash: policy_hash,
+            extra: BTreeMap::new(),
         },
         params,
         trigger,

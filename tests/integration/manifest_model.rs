@@ -42,6 +42,8 @@ fn unknown_manifest_fields_at_the_top_and_in_a_node_survive_jobs_retry() {
     // As a later vizier might have written it: fields this one does not know.
     rewrite(&repo, &m, |m| {
         m["future_top"] = json!({"kept": [1, 2]});
+        m["trigger"]["future_trigger"] = json!("kept");
+        m["template"]["future_template"] = json!(7);
         for n in m["nodes"].as_array_mut().unwrap() {
             n["future_node"] = json!(n["node_id"]);
         }
@@ -56,6 +58,8 @@ fn unknown_manifest_fields_at_the_top_and_in_a_node_survive_jobs_retry() {
     });
     let m = &manifests(&repo)[0];
     assert_eq!(m["future_top"], json!({"kept": [1, 2]}), "{m}");
+    assert_eq!(m["trigger"]["future_trigger"], "kept", "{m}");
+    assert_eq!(m["template"]["future_template"], 7, "{m}");
     assert_eq!(node(m, "up")["future_node"], "up", "{m}");
     assert_eq!(node(m, "flaky")["future_node"], "flaky", "{m}");
     assert_eq!(node(m, "flaky")["attempts"], 2);
