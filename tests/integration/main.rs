@@ -21,6 +21,7 @@ mod liveness;
 mod ops_agent;
 mod ops_git;
 mod outputs;
+mod outputs_index;
 mod prompt_files;
 mod pty;
 mod run;
