@@ -210,6 +210,7 @@ pub fn write(store: &Store, file: &OutputsFile) -> Result<(), String> {
             std::error::Error::source(&e).map_or(String::new(), |s| s.to_string())
         )
     })?;
+    crate::store::failpoint("outputs-after-mark");
     write_atomic(&outputs_path(store, &file.job_id), &to_json(file))
         .map_err(|e| format!("cannot record the outputs: {e}"))
 }

@@ -191,3 +191,32 @@ produces = { succeeded = [{ custom = { type_id = "prompt_text", key = "main" } }
     let payload: Value = serde_json::from_str(&repo.read(refs[0].as_str().unwrap())).unwrap();
     assert_eq!(payload["text"], "Release 2.0.0.\n");
 }
+
+/// A job killed between its marker and its `outputs.json` leaves a marker without a file: the
+/// index then names a job with no outputs, which only costs a look. Its retry publishes nothing,
+/// and the node downstream starts without a value (and without the marker).
+#[test]
+fn a_kill_between_the_marker_and_the_outputs_leaves_nothing_for_the_downstream() {
+    let repo = chain_repo();
+    repo.vizier()
+        .args(["run", "chain"])
+        .env("VIZIER_FAILPOINT", "outputs-after-mark")
+        .assert()
+        .code(1);
+    let m = manifests(&repo)[0].clone();
+    let first = job(&m, "first");
+    assert_eq!(node(&m, "first")["status"], "failed", "{m:#}");
+    assert_eq!(indexed(&repo, &m), [first.clone()]);
+    assert!(
+        !repo
+            .join(&format!(".vizier/jobs/{first}/outputs.json"))
+            .exists()
+    );
+    assert!(!repo.join("seen.txt").exists(), "nothing ran after it");
+
+    repo.write("none", "");
+    repo.write("go", "");
+    retry_and_wait(&repo, &first, "succeeded");
+    assert_eq!(repo.read("seen.txt"), "saw []\n");
+    assert!(indexed(&repo, &m).is_empty());
+}
