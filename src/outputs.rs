@@ -10,6 +10,15 @@
 //! `VIZIER_OUTPUT_<NODE>_<NAME>`, and builtin args and prompt files may say
 //! `${nodes.<id>.outputs.<name>}`, resolved when the consuming node starts (a missing output fails
 //! it, naming the node and the output).
+//!
+//! So that a node's start costs the same in a run of 5 nodes or 5,000, the job process does not
+//! look into every upstream job's folder for an `outputs.json`: each run keeps an index, a folder
+//! `.vizier/jobs/artifacts/outputs/<run_id>/` holding an empty file named after every job that
+//! published outputs ([`published`]). The folder is made when the run is materialized; a run without
+//! it (materialized by an older vizier) is read the old way, job folder by job folder. The index may
+//! name more jobs than hold outputs (a marker is made before its `outputs.json` and removed after
+//! it), never fewer: `outputs.json` stays the truth, and a marker only says where to look. Node
+//! outputs imported from another runner (`vizier ci node`) get their markers at the import.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,12 +142,75 @@ pub fn output_file(store: &Store, job_id: &str, attempt: u32) -> PathBuf {
     store.job_dir(job_id).join(format!("output-{attempt}.txt"))
 }
 
+/// The marker of a job that published outputs, in its run's index.
+fn marker_path(store: &Store, run_id: &str, job_id: &str) -> PathBuf {
+    store.outputs_index_dir(run_id).join(job_id)
+}
+
+/// The jobs of `run_id` that may hold outputs, by the run's index; `None` when the run has no
+/// index (then every upstream job folder is looked into). Marker names are untrusted: they are only
+/// compared with the plan's job ids, never made into paths.
+pub fn published(store: &Store, run_id: &str) -> Option<std::collections::HashSet<String>> {
+    let dir = store.outputs_index_dir(run_id);
+    // Only a real folder is an index: anything else (a symlink, a file) means "look everywhere".
+    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return None;
+    }
+    let entries = std::fs::read_dir(&dir).ok()?;
+    let mut names = std::collections::HashSet::new();
+    for entry in entries {
+        // A listing that fails half-way says nothing certain: look everywhere.
+        let entry = entry.ok()?;
+        names.insert(entry.file_name().to_string_lossy().into_owned());
+    }
+    Some(names)
+}
+
+/// Marks `job_id` in its run's index as a job that holds outputs, when the run has an index.
+/// Called before its `outputs.json` is written, so the index never misses it.
+fn mark(store: &Store, job_id: &str) -> crate::error::Result<()> {
+    let Some(run_id) = crate::store::ids::run_of(job_id) else {
+        return Ok(());
+    };
+    let dir = store.outputs_index_dir(run_id);
+    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(()); // no index for this run: readers look into every folder
+    }
+    let path = marker_path(store, run_id, job_id);
+    crate::store::guard::create_nofollow(&path, false)
+        .map(drop)
+        .map_err(|source| crate::error::Error::Write { path, source })
+}
+
+/// Removes the marker of `job_id` (after its `outputs.json` is gone).
+fn unmark(store: &Store, job_id: &str) {
+    if let Some(run_id) = crate::store::ids::run_of(job_id) {
+        let _ = std::fs::remove_file(marker_path(store, run_id, job_id));
+    }
+}
+
+/// Puts a job whose folder was copied in from elsewhere (a fan-out import) into its run's index
+/// when the copy brought an `outputs.json`.
+pub fn note_copied(store: &Store, job_id: &str) -> crate::error::Result<()> {
+    if std::fs::symlink_metadata(outputs_path(store, job_id)).is_ok_and(|m| m.is_file()) {
+        mark(store, job_id)?;
+    }
+    Ok(())
+}
+
 pub fn read(store: &Store, job_id: &str) -> Option<OutputsFile> {
     let bytes = std::fs::read(outputs_path(store, job_id)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
 pub fn write(store: &Store, file: &OutputsFile) -> Result<(), String> {
+    mark(store, &file.job_id).map_err(|e| {
+        format!(
+            "cannot record the outputs: {e}: {}",
+            std::error::Error::source(&e).map_or(String::new(), |s| s.to_string())
+        )
+    })?;
+    crate::store::failpoint("outputs-after-mark");
     write_atomic(&outputs_path(store, &file.job_id), &to_json(file))
         .map_err(|e| format!("cannot record the outputs: {e}"))
 }
@@ -164,16 +236,32 @@ fn upstream(plan: &Plan, index: usize) -> Vec<usize> {
 pub struct Inputs {
     pub node: PlanNode,
     pub env: Vec<(String, String)>,
-    /// The params of the run, for prompt files.
-    pub params: BTreeMap<String, String>,
     /// Outputs of upstream nodes by node id.
     pub upstream: BTreeMap<String, Outputs>,
+    /// The params of the run, for prompt files: read from the plan the first time they are asked
+    /// for (most nodes never ask, and the plan grows with the run).
+    params: std::cell::OnceCell<Result<BTreeMap<String, String>, String>>,
+    store: Store,
+    run_id: String,
 }
 
 impl Inputs {
+    /// The params of the run.
+    pub fn params(&self) -> Result<&BTreeMap<String, String>, String> {
+        self.params
+            .get_or_init(|| {
+                self.store
+                    .load_plan(&self.run_id)
+                    .map(|plan| plan.params)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// Substitutes `${param}` and `${nodes.<id>.outputs.<name>}` in `text` (a prompt file).
     pub fn substitute(&self, text: &str) -> Result<String, String> {
-        substitute(text, &self.params, &self.upstream)
+        substitute(text, self.params()?, &self.upstream)
     }
 }
 
@@ -232,11 +320,18 @@ pub fn prepare(
     run_id: &str,
     attempt: u32,
 ) -> Result<Inputs, String> {
-    let plan = store.load_plan(run_id).map_err(|e| e.to_string())?;
+    let published = published(store, run_id);
+    // With an index that names no job, no upstream node left outputs: the plan is not needed.
+    let plan = match &published {
+        Some(names) if names.is_empty() => None,
+        _ => Some(store.load_plan(run_id).map_err(|e| e.to_string())?),
+    };
     let mut upstream_outputs = BTreeMap::new();
     let mut env = Vec::new();
-    if let Some(index) = plan.nodes.iter().position(|n| n.job_id == node.job_id) {
-        let mut order = upstream(&plan, index);
+    if let Some(plan) = &plan
+        && let Some(index) = plan.nodes.iter().position(|n| n.job_id == node.job_id)
+    {
+        let mut order = upstream(plan, index);
         order.reverse(); // farthest first, so a nearer node's variable comes later and wins.
         // In a composition, a node of the same stage is also known by the id its own template
         // gave it (`agent` for `draft__agent`): prompt files and scripts are not renamed.
@@ -247,6 +342,9 @@ pub fn prepare(
         let mut local = Vec::new();
         for i in order {
             let up = &plan.nodes[i];
+            if published.as_ref().is_some_and(|p| !p.contains(&up.job_id)) {
+                continue; // not in the index: it published nothing
+            }
             if let Some(file) = read(store, &up.job_id) {
                 let short = prefix
                     .as_deref()
@@ -285,11 +383,17 @@ pub fn prepare(
         .open(&path)
         .map_err(|e| format!("cannot create `{}`: {e}", store.relative(&path)))?;
     env.push((OUTPUT_ENV.to_owned(), path.display().to_string()));
+    let params = std::cell::OnceCell::new();
+    if let Some(plan) = plan {
+        let _ = params.set(Ok(plan.params));
+    }
     Ok(Inputs {
         node: resolved,
         env,
-        params: plan.params.clone(),
         upstream: upstream_outputs,
+        params,
+        store: store.clone(),
+        run_id: run_id.to_owned(),
     })
 }
 
@@ -347,8 +451,14 @@ pub fn collect(
         // Nothing to publish: no file (and no fsync) for the many nodes that write no outputs.
         // One left by an earlier attempt is removed, so later nodes never read stale values.
         return match std::fs::remove_file(outputs_path(store, job_id)) {
-            Ok(()) => Ok(outputs),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(outputs),
+            Ok(()) => {
+                unmark(store, job_id);
+                Ok(outputs)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                unmark(store, job_id);
+                Ok(outputs)
+            }
             Err(e) => Err(format!(
                 "cannot remove the outputs of an earlier attempt: {e}"
             )),

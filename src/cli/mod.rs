@@ -29,6 +29,17 @@ pub use output::Output;
 pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
     let argv: Vec<OsString> = argv.into_iter().collect();
     let mut out = Output::stdout();
+    if let Some(args) = job_process_args(&argv) {
+        // Started once per node: clap's whole command tree is not built for it.
+        out.set_color(args::ColorChoice::default());
+        return match dispatch(Command::WorkflowNode(args), &mut out) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                out.error(&e);
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     out.set_json_errors(asks_for_json(&argv));
     // clap's own help and errors follow `--color` too.
     let color = match color_flag(&argv).as_deref() {
@@ -117,6 +128,20 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The exact arguments a tick starts a job's process with (`__workflow-node --job-id <id>`,
+/// `exec::spawn_job`), recognised without clap; any other spelling goes through clap as usual.
+fn job_process_args(argv: &[OsString]) -> Option<args::WorkflowNodeArgs> {
+    let [_, sub, flag, job_id] = argv else {
+        return None;
+    };
+    let job_id = job_id.to_str()?;
+    (sub == "__workflow-node" && flag == "--job-id" && !job_id.starts_with('-')).then(|| {
+        args::WorkflowNodeArgs {
+            job_id: job_id.to_owned(),
+        }
+    })
 }
 
 /// The value of `--color` among the arguments, before they are parsed.

@@ -257,7 +257,7 @@ pub fn clean_run(store: &Store, run_id: &str, delete_branches: bool) -> Result<C
             cleaned.records += 1;
         }
     }
-    for sub in ["artifacts/custom", "artifacts/data"] {
+    for sub in ["artifacts/custom", "artifacts/data", "artifacts/outputs"] {
         let _ = std::fs::remove_dir_all(store.dir.join(sub).join(run_id));
     }
     let _ = std::fs::remove_file(store.plan_path(run_id));

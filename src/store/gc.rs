@@ -43,6 +43,7 @@ pub fn collect(
         }
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/custom").join(&m.run_id));
         let _ = std::fs::remove_dir_all(store.dir.join("artifacts/data").join(&m.run_id));
+        let _ = std::fs::remove_dir_all(store.outputs_index_dir(&m.run_id));
         let _ = std::fs::remove_file(store.plan_path(&m.run_id));
         store.remove_swaps(&m.run_id);
         let _ = std::fs::remove_file(driver_file(&m.run_id));

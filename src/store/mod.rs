@@ -105,6 +105,12 @@ impl Store {
             .join(key)
     }
 
+    /// `artifacts/outputs/<run_id>/`: the run's index of the jobs that published node outputs
+    /// (see `outputs.rs`). Made with the run; removed with it.
+    pub fn outputs_index_dir(&self, run_id: &str) -> PathBuf {
+        self.dir.join("artifacts/outputs").join(run_id)
+    }
+
     pub fn artifact_data_dir(&self, run_id: &str, type_id: &str, key: &str) -> PathBuf {
         self.dir
             .join("artifacts/data")
@@ -224,6 +230,7 @@ impl Store {
             "artifacts",
             "artifacts/custom",
             "artifacts/data",
+            "artifacts/outputs",
         ] {
             guard::refuse_outside_link(&self.root, &self.dir.join(sub))?;
         }
@@ -334,6 +341,7 @@ impl Store {
                 }
             }
             let _ = std::fs::remove_file(self.plan_path(&plan.run_id));
+            let _ = std::fs::remove_dir_all(self.outputs_index_dir(&plan.run_id));
             let _ = self.set_active(&plan.run_id, false);
         }
         result
@@ -343,6 +351,12 @@ impl Store {
         check_plan(plan, &plan.run_id).map_err(|e| corrupt(&self.plan_path(&plan.run_id), e))?;
         self.check_links()?;
         self.set_active(&plan.run_id, true)?;
+        // The run's outputs index starts empty: no job has published outputs yet.
+        let index = self.outputs_index_dir(&plan.run_id);
+        std::fs::create_dir_all(&index).map_err(|source| Error::Write {
+            path: index.clone(),
+            source,
+        })?;
         let mut batch = Batch::default();
         for (i, node) in plan.nodes.iter().enumerate() {
             self.check_job_dir(&node.job_id)?;
@@ -392,6 +406,7 @@ impl Store {
             return Err(Error::Write { path: plan, source });
         }
         self.remove_swaps(run_id);
+        let _ = std::fs::remove_dir_all(self.outputs_index_dir(run_id));
         self.set_active(run_id, false)
     }
 

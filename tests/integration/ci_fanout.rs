@@ -780,3 +780,44 @@ fn two_templates_fan_out_together_and_collect_into_two_manifests() {
         assert!(output.contains(r["run_id"].as_str().unwrap()), "{output}");
     }
 }
+
+/// `first` publishes an output on one runner; `second`, on another, reads it from its variable.
+const OUTPUTS: &str = r#"id = "template.ci"
+version = "v1"
+
+[[nodes]]
+id = "first"
+kind = "shell"
+uses = "cap.env.shell.cicd.run"
+args = { command = "echo v=7 >> \"$VIZIER_OUTPUT\"" }
+
+[[nodes]]
+id = "second"
+kind = "shell"
+uses = "cap.env.shell.cicd.run"
+args = { command = "echo \"saw [$VIZIER_OUTPUT_FIRST_V]\"; test \"$VIZIER_OUTPUT_FIRST_V\" = 7" }
+after = [{ node_id = "first" }]
+"#;
+
+/// The imported job folder brings its `outputs.json`; the run's outputs index on the importing
+/// runner must name it, or the node there starts without the value.
+#[test]
+fn an_output_published_on_one_runner_reaches_its_consumer_on_another() {
+    let push = pushed_with(OUTPUTS, &[], false);
+    let f = fan_out(&push);
+    let groups = f.plan["runs"][0]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert_eq!(groups[1]["nodes"], json!(["second"]));
+    let (out, artifacts) = collect(&push, "collector", &folders(&f));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run_id = f.plan["runs"][0]["run_id"].as_str().unwrap();
+    let merged = read_json(&artifacts.join(format!("runs/{run_id}.json")));
+    let second = node(&merged, "second");
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let log = std::fs::read_to_string(artifacts.join(format!(
+        "jobs/{}/stdout.log",
+        second["job_id"].as_str().unwrap()
+    )))
+    .unwrap();
+    assert_eq!(log, "saw [7]\n");
+}

@@ -717,3 +717,27 @@ fn the_readme_lists_every_bench_suite_and_how_to_install() {
     assert!(readme.contains("cargo install --locked --path ."));
     assert!(readme.contains("vizier man --out"));
 }
+
+/// The job process's own arguments are recognised without clap (`cli::job_process_args`); what it
+/// does must not differ from the clap-parsed spelling of the same command.
+#[test]
+fn the_job_process_arguments_behave_the_same_with_and_without_the_parser() {
+    let repo = Repo::new();
+    for bad in ["../escape", "run-0123456789abcdef-nope"] {
+        let fast = repo
+            .vizier()
+            .args(["__workflow-node", "--job-id", bad])
+            .output()
+            .unwrap();
+        let parsed = repo
+            .vizier()
+            .arg("__workflow-node")
+            .arg(format!("--job-id={bad}"))
+            .output()
+            .unwrap();
+        assert_ne!(fast.status.code(), Some(0), "{bad}");
+        assert_eq!(fast.status.code(), parsed.status.code(), "{bad}");
+        assert_eq!(fast.stdout, parsed.stdout, "{bad}");
+        assert_eq!(fast.stderr, parsed.stderr, "{bad}");
+    }
+}

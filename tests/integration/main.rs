@@ -22,6 +22,7 @@ mod manifest_model;
 mod ops_agent;
 mod ops_git;
 mod outputs;
+mod outputs_index;
 mod prompt_files;
 mod pty;
 mod run;

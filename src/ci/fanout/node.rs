@@ -114,6 +114,8 @@ pub fn run_group(
         for (entry, &i) in found.report.nodes.iter().zip(&grouping.members[*k]) {
             let job_id = &plan.nodes[i].job_id;
             copy_job_files(&from.job_dir(job_id), &store.job_dir(job_id), false)?;
+            // Outputs it brought reach this runner's nodes through the run's outputs index.
+            crate::outputs::note_copied(store, job_id)?;
             if entry.status == Status::Succeeded {
                 copy_artifacts(&from, store, &plan, i)?;
             }
