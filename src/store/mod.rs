@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 pub use atomic::{Batch, write_atomic};
-pub use failpoint::{delay_point, failpoint};
+pub use failpoint::{delay_point, failpoint, failpoint_set};
 pub use payload::{Payload, read_payload};
 pub use records::*;
 

@@ -26,6 +26,7 @@ mod pty;
 mod run;
 mod run_inputs;
 mod run_locks;
+mod run_wakeups;
 mod schema;
 mod store_defense;
 mod support;
