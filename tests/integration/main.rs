@@ -24,6 +24,7 @@ mod outputs;
 mod prompt_files;
 mod pty;
 mod run;
+mod run_ids;
 mod run_inputs;
 mod run_locks;
 mod run_wakeups;
