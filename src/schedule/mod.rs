@@ -15,7 +15,7 @@ use crate::store::{Manifest, ManifestNode, OutcomeFile, ProcessId, Status, WaitR
 
 pub mod wake;
 use wake::Worklist;
-pub use wake::{Dependents, Wake};
+pub use wake::{Dependents, Wake, initial_waits};
 
 /// What the scheduler needs to know about the world.
 pub trait Probe {

@@ -169,6 +169,34 @@ impl<'a> Worklist<'a> {
     }
 }
 
+/// Sets every queued node whose `after` dependencies have not ended to the wait a tick would give
+/// it (`waiting_on_deps` on all of them): on a new run, what its first tick would do, so it has no
+/// record to rewrite for them. A new run's job records are then written once as waiting, not
+/// written queued and rewritten at once.
+pub fn initial_waits(plan: &Plan, m: &mut crate::store::Manifest) {
+    for (i, pn) in plan.nodes.iter().enumerate() {
+        if pn.deps.is_empty()
+            || m.nodes[i].status != Status::Queued
+            || pn.deps.iter().any(|d| m.nodes[d.node].status.is_terminal())
+        {
+            continue;
+        }
+        let waiting: Vec<&str> = pn
+            .deps
+            .iter()
+            .map(|d| m.nodes[d.node].node_id.as_str())
+            .collect();
+        let why = super::reason("after", waiting.join(", "));
+        let node = &mut m.nodes[i];
+        let label = format!("{}: {}", why.kind, why.detail);
+        if !node.waited_on.contains(&label) {
+            node.waited_on.push(label);
+        }
+        node.status = Status::WaitingOnDeps;
+        node.wait_reason = Some(why);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! A woken tick must decide what a full pass decides. Each scenario runs one run twice side by
@@ -378,6 +406,56 @@ mod tests {
         ));
         same_both_ways(&t, first);
         same_both_ways(&t, last);
+    }
+
+    /// The waits a new run is written with are the ones its first tick gives: that tick rewrites
+    /// only the records of the nodes it starts.
+    #[test]
+    fn initial_waits_are_the_first_ticks_waits() {
+        let mut t = HEAD.to_owned();
+        t.push_str(&shell("a", ""));
+        t.push_str(&shell("b", ""));
+        t.push_str(&shell(
+            "c",
+            "after = [{ node_id = \"a\" }, { node_id = \"b\" }]",
+        ));
+        t.push_str(&shell(
+            "h",
+            "after = [{ node_id = \"c\", on = \"failed\" }]",
+        ));
+        t.push_str(&shell("d", "after = [{ node_id = \"c\" }]"));
+        let template = parse_template(0, &t).template.expect("template parses");
+        let params = resolve_params(&template, &[]).unwrap();
+        let mut plan = compile(&template, "t.toml", params, Trigger::default(), None).unwrap();
+        assign_run_id(&mut plan, 0);
+        let fresh = Store::new(std::path::Path::new("/nowhere")).initial_manifest(&plan, "T0");
+        let (mut plain, mut waited) = (fresh.clone(), fresh);
+        initial_waits(&plan, &mut waited);
+        let world = World::default();
+        let a = tick_woken(
+            &plan,
+            &mut plain,
+            &world,
+            &mut LockTable::default(),
+            "T1",
+            true,
+            None,
+            Wake::All,
+        );
+        let b = tick_woken(
+            &plan,
+            &mut waited,
+            &world,
+            &mut LockTable::default(),
+            "T1",
+            true,
+            None,
+            Wake::All,
+        );
+        assert_eq!(plain, waited);
+        assert_eq!(a.start, [0, 1]);
+        assert_eq!(b.changed.iter().copied().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(a.changed.len(), 5);
     }
 
     /// A loop-back puts earlier nodes back to `queued`: they start again, woken.
