@@ -137,7 +137,7 @@ ninja_fan 200 > "$work/ninjafan/build.ninja"
 # without it (as scripts/bench/hooks.sh sets them up); `jobs list` over the 10,000 jobs of
 # $work/chain above; `validate` of a 5,000-node chain against Python's tomllib parsing that file
 # (in-process parse time, interpreter start-up left out).
-commits=10
+commits=20
 for h in nohook vizierhook; do
   mkdir -p "$work/$h/src"
   git -C "$work/$h" init -q -b main

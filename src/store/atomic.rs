@@ -175,19 +175,23 @@ impl Batch {
                 // run's first batch started 5,000 threads).
                 let threads = files.len().min(FSYNC_THREADS);
                 let files = &files;
+                let share = move |t: usize| {
+                    files
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .try_for_each(|(path, file)| file.sync_data().map_err(write_err(path)))
+                };
+                // This thread takes the first share.
                 std::thread::scope(|scope| {
-                    let handles: Vec<_> = (0..threads)
-                        .map(|t| {
-                            scope.spawn(move || {
-                                files.iter().skip(t).step_by(threads).try_for_each(
-                                    |(path, file)| file.sync_data().map_err(write_err(path)),
-                                )
-                            })
-                        })
+                    let handles: Vec<_> = (1..threads)
+                        .map(|t| scope.spawn(move || share(t)))
                         .collect();
+                    let mine = share(0);
                     handles
                         .into_iter()
                         .try_for_each(|h| h.join().expect("fsync thread"))
+                        .and(mine)
                 })?;
             }
         }
