@@ -156,13 +156,20 @@ impl Batch {
         }
         let mut files = Vec::with_capacity(self.entries.len());
         for (target, bytes) in &self.entries {
-            if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir).map_err(write_err(dir))?;
-            }
             let temp = temp_path(target);
             // Truncating an existing swap file reuses its inode; a symlink or FIFO in its place is
-            // refused, never written through.
-            let mut file = super::guard::create_nofollow(&temp, false).map_err(write_err(&temp))?;
+            // refused, never written through. The folder is made when it is missing (not before
+            // every write: that was a failed `mkdir` and a `stat` per record).
+            let mut file = match super::guard::create_nofollow(&temp, false) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if let Some(dir) = target.parent() {
+                        std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+                    }
+                    super::guard::create_nofollow(&temp, false)
+                }
+                other => other,
+            }
+            .map_err(write_err(&temp))?;
             file.write_all(bytes).map_err(write_err(&temp))?;
             files.push((temp, file));
         }
