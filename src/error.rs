@@ -32,6 +32,15 @@ pub enum Error {
     },
     #[error("`{path}` is corrupt: {message}")]
     Corrupt { path: String, message: String },
+    /// A record written by a newer vizier, in a format this one does not know: refused, not misread.
+    #[error(
+        "`{path}` was written by a newer vizier: its version is {version}, this vizier reads up to version {supported}"
+    )]
+    NewerRecord {
+        path: String,
+        version: u64,
+        supported: u64,
+    },
     #[error("`{path}` is not valid UTF-8")]
     NotUtf8 { path: String },
     #[error("`{path}` leaves the repository root")]
@@ -61,6 +70,7 @@ impl Error {
             Error::Write { .. } => "write",
             Error::Spawn { .. } => "spawn",
             Error::Corrupt { .. } => "corrupt",
+            Error::NewerRecord { .. } => "newer_record",
             Error::NotUtf8 { .. } => "not_utf8",
             Error::OutsideRoot { .. } => "outside_root",
             Error::Git { .. } => "git",
@@ -77,6 +87,7 @@ impl Error {
             }
             Error::Read { path, .. }
             | Error::Corrupt { path, .. }
+            | Error::NewerRecord { path, .. }
             | Error::NotUtf8 { path }
             | Error::OutsideRoot { path } => Some(path.clone()),
             _ => None,
@@ -107,8 +118,6 @@ pub enum CiError {
     },
     #[error("`{command}` failed: {stderr}")]
     GitCommand { command: String, stderr: String },
-    #[error("run manifest `{path}`: {message}")]
-    Manifest { path: String, message: String },
     #[error("GitHub output `{name}`: {message}")]
     Output { name: String, message: String },
     #[error("no randomness for a delimiter: {message}")]

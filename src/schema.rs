@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::template::identity::{IDENTITIES, Kind};
-use crate::template::{FailureMode, GateKind, RetryMode};
+use crate::template::{FailureMode, GateKind, LockMode, RetryMode};
 
 fn string_enum(values: &[&str]) -> Value {
     json!({ "type": "string", "enum": values })
@@ -96,7 +96,7 @@ pub fn schema() -> Value {
                     "required": ["key"],
                     "properties": {
                         "key": { "type": "string" },
-                        "mode": string_enum(&["shared", "exclusive"]),
+                        "mode": string_enum(&LockMode::NAMES),
                         "scope": string_enum(&["node", "run"])
                     }
                 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use super::CiError;
 use crate::diagnostic::{Diagnostic, Severity, escape_data, escape_property, github_annotation};
 use crate::error::{Error, Result};
+use crate::store::Status;
 
 /// GitHub shows at most this many `::error` annotations per step.
 pub const MAX_ERROR_ANNOTATIONS: usize = 10;
@@ -342,13 +343,13 @@ impl Annotation {
     pub fn node_outcome(
         run_id: &str,
         node_id: &str,
-        status: &str,
+        status: Status,
         exit_code: Option<i64>,
         location: Option<&Location>,
     ) -> Annotation {
         let rank = match status {
-            "failed" => rank::NODE_FAILED,
-            "blocked_by_dependency" => rank::NODE_BLOCKED_BY_DEPENDENCY,
+            Status::Failed => rank::NODE_FAILED,
+            Status::BlockedByDependency => rank::NODE_BLOCKED_BY_DEPENDENCY,
             _ => rank::NODE_BLOCKED,
         };
         let message = match exit_code {
@@ -584,7 +585,7 @@ mod tests {
 
     #[test]
     fn node_annotations_name_the_node_and_exit_code() {
-        let a = Annotation::node_outcome("run-1", "te,st", "failed", Some(101), None);
+        let a = Annotation::node_outcome("run-1", "te,st", Status::Failed, Some(101), None);
         assert_eq!(
             a.command,
             "::error title=vizier%3A te%2Cst::node `te,st` failed with exit code 101 (run `run-1`)"
@@ -599,7 +600,7 @@ mod tests {
             all.push(Annotation::node_outcome(
                 "r",
                 &format!("dep{i}"),
-                "blocked_by_dependency",
+                Status::BlockedByDependency,
                 None,
                 None,
             ));
@@ -609,7 +610,7 @@ mod tests {
             all.push(Annotation::node_outcome(
                 "r",
                 &format!("cause{i}"),
-                "failed",
+                Status::Failed,
                 Some(1),
                 None,
             ));

@@ -5,7 +5,6 @@
 //!   as environment variables for nodes, never as text to splice.
 //! - [`github`] writes the runner's files and workflow commands: `GITHUB_OUTPUT`, the step summary,
 //!   annotations (at most 10 errors per step, ranked) and log groups, within GitHub's limits.
-//! - [`manifest_view`] reads a run manifest tolerantly; the store owns the writer.
 //! - [`CiOutcome`] is the one vocabulary of the `outcome` output: `succeeded`, `failed`, `skipped`.
 //! - [`summary`] turns manifests into the Markdown step summary: a table and a mermaid DAG.
 //! - [`push`] turns the push into the trigger of its runs; [`report`] ends a CI job (annotations,
@@ -19,7 +18,6 @@
 pub mod event;
 pub mod fanout;
 pub mod github;
-pub mod manifest_view;
 mod outcome;
 pub mod push;
 pub mod report;

@@ -1,5 +1,7 @@
-//! The one vocabulary for how a CI invocation ended, as the action's `outcome` output, the summary
-//! and the docs say it: the manifest's own words.
+//! How a CI invocation ended, as the action's `outcome` output, the summary and the docs say it:
+//! a run's words ([`RunOutcome`]) plus `skipped`.
+
+use crate::store::RunOutcome;
 
 /// How `vizier ci` (or a part of it) ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,14 +26,23 @@ impl CiOutcome {
 
     /// The outcome of a set of finished runs, from each manifest's `outcome`: succeeded only when
     /// every one did.
-    pub fn of_runs<'a>(outcomes: impl IntoIterator<Item = Option<&'a str>>) -> CiOutcome {
+    pub fn of_runs(outcomes: impl IntoIterator<Item = Option<RunOutcome>>) -> CiOutcome {
         if outcomes
             .into_iter()
-            .all(|o| o == Some(CiOutcome::Succeeded.as_str()))
+            .all(|o| o == Some(RunOutcome::Succeeded))
         {
             CiOutcome::Succeeded
         } else {
             CiOutcome::Failed
+        }
+    }
+}
+
+impl From<RunOutcome> for CiOutcome {
+    fn from(outcome: RunOutcome) -> CiOutcome {
+        match outcome {
+            RunOutcome::Succeeded => CiOutcome::Succeeded,
+            RunOutcome::Failed => CiOutcome::Failed,
         }
     }
 }
@@ -49,11 +60,11 @@ mod tests {
     #[test]
     fn runs_succeed_only_together_and_the_words_are_the_manifests() {
         assert_eq!(
-            CiOutcome::of_runs([Some("succeeded"), Some("succeeded")]),
+            CiOutcome::of_runs([Some(RunOutcome::Succeeded), Some(RunOutcome::Succeeded)]),
             CiOutcome::Succeeded
         );
         assert_eq!(
-            CiOutcome::of_runs([Some("succeeded"), Some("failed")]),
+            CiOutcome::of_runs([Some(RunOutcome::Succeeded), Some(RunOutcome::Failed)]),
             CiOutcome::Failed
         );
         assert_eq!(CiOutcome::of_runs([None]), CiOutcome::Failed);
@@ -61,5 +72,10 @@ mod tests {
             .map(CiOutcome::as_str)
             .to_vec();
         assert_eq!(words, ["succeeded", "failed", "skipped"]);
+        assert_eq!(
+            [RunOutcome::Succeeded, RunOutcome::Failed].map(|o| CiOutcome::from(o).as_str()),
+            [RunOutcome::Succeeded.as_str(), RunOutcome::Failed.as_str()],
+            "a run's words are the CI outcome's"
+        );
     }
 }

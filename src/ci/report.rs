@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use super::CiOutcome;
 use super::github::{self, Annotation, Limited, Location, Outputs, Runner, limit};
-use super::manifest_view::ManifestView;
 use super::summary::Summary;
 use crate::error::{Error, Result};
 use crate::store::{Manifest, Store};
@@ -25,7 +24,7 @@ pub fn node_annotations(finished: &[Manifest]) -> Vec<Annotation> {
             annotations.push(Annotation::node_outcome(
                 &m.run_id,
                 &n.node_id,
-                n.status.as_str(),
+                n.status,
                 n.exit_code.map(i64::from),
                 Some(&Location {
                     file: template_path.clone(),
@@ -75,9 +74,9 @@ pub fn conclude(
     let limited = annotate(artifacts, annotations)?;
     let mut views = Vec::new();
     for path in manifests {
-        views.push(ManifestView::load(path)?);
+        views.push(Manifest::load(path)?);
     }
-    let outcome = CiOutcome::of_runs(finished.iter().map(|m| m.outcome.as_deref()));
+    let outcome = CiOutcome::of_runs(finished.iter().map(|m| m.outcome));
     let failed = outcome == CiOutcome::Failed;
     let limited_commands = limited.commands();
     let summary = Summary {

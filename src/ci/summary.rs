@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::github::{Annotation, SUMMARY_LIMIT, truncate_summary};
-use super::manifest_view::{ManifestView, NodeView};
+use crate::store::{Manifest, ManifestNode, RunOutcome, Status};
 
 /// Runs with more nodes than this show their table and diagram folded in `<details>`.
 pub const COLLAPSE_ABOVE: usize = 30;
@@ -22,7 +22,7 @@ pub const CHANGED_PATHS_SHOWN: usize = 100;
 /// What the summary shows.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
-    pub runs: Vec<ManifestView>,
+    pub runs: Vec<Manifest>,
     /// Annotations beyond GitHub's per-step limit ([`super::github::Limited::overflow`]).
     pub overflow: Vec<Annotation>,
     /// Lines said before the runs (e.g. "ref deleted: nothing to run"), as plain text.
@@ -75,30 +75,31 @@ impl Summary {
 }
 
 /// One run: heading, trigger line, node table and diagram.
-pub fn render_run(run: &ManifestView) -> String {
+pub fn render_run(run: &Manifest) -> String {
     let mut md = String::new();
     let template = run
         .template
-        .id
-        .as_deref()
-        .or(run.template.path.as_deref())
-        .unwrap_or("template");
+        .as_ref()
+        .and_then(|t| [&t.id, &t.path].into_iter().find(|s| !s.is_empty()))
+        .map_or("template", String::as_str);
     md.push_str(&format!(
         "### {} {}: {} (run {})\n\n",
-        icon(run.outcome()),
+        Look::of_run(run).icon(),
         md_text(template),
-        md_text(run.outcome()),
+        md_text(run.outcome_text()),
         md_text(&run.run_id),
     ));
     let mut facts = Vec::new();
-    if let Some(r) = &run.trigger.git_ref {
-        facts.push(format!("ref {}", md_text(r)));
+    let trigger = &run.trigger;
+    if !trigger.ref_name.is_empty() {
+        facts.push(format!("ref {}", md_text(&trigger.ref_name)));
     }
-    if let Some(sha) = &run.trigger.sha {
+    if !trigger.sha.is_empty() {
+        let sha = &trigger.sha;
         facts.push(format!("commit {}", md_text(sha.get(..12).unwrap_or(sha))));
     }
-    if let Some(kind) = &run.trigger.kind {
-        facts.push(format!("trigger {}", md_text(kind)));
+    if !trigger.kind.is_empty() {
+        facts.push(format!("trigger {}", md_text(&trigger.kind)));
     }
     facts.push(format!("{} nodes", run.nodes.len()));
     if let Some(secs) = run.duration_secs() {
@@ -111,7 +112,7 @@ pub fn render_run(run: &ManifestView) -> String {
         let not_ok = run
             .nodes
             .iter()
-            .filter(|n| !matches!(n.status(), "succeeded" | "skipped"))
+            .filter(|n| !matches!(n.status, Status::Succeeded | Status::Skipped))
             .count();
         md.push_str(&format!(
             "<details><summary>{} nodes, {not_ok} not succeeded: table and graph</summary>\n\n{body}\n</details>\n\n",
@@ -141,7 +142,7 @@ pub fn render_run(run: &ManifestView) -> String {
     md
 }
 
-fn table(nodes: &[NodeView]) -> String {
+fn table(nodes: &[ManifestNode]) -> String {
     // A fanned-out run also says which runner job ran each node.
     let runners = nodes.iter().any(|n| n.runner().is_some());
     let mut md = String::from("| node | status | time | exit code | attempts |");
@@ -152,8 +153,8 @@ fn table(nodes: &[NodeView]) -> String {
         md.push_str(&format!(
             "| {} | {} {} | {} | {} | {} |",
             md_text(&n.node_id),
-            icon(n.status()),
-            md_text(n.status()),
+            icon(n.status),
+            md_text(n.status.as_str()),
             n.duration_secs().map_or_else(|| "–".to_owned(), duration),
             n.exit_code
                 .map_or_else(|| "–".to_owned(), |c| c.to_string()),
@@ -168,7 +169,7 @@ fn table(nodes: &[NodeView]) -> String {
 }
 
 /// The mermaid flowchart in a fenced block, or a note when it is too large for mermaid to draw.
-pub fn diagram(nodes: &[NodeView]) -> String {
+pub fn diagram(nodes: &[ManifestNode]) -> String {
     let src = flowchart(nodes);
     if src.len() > MERMAID_MAX_TEXT {
         return format!(
@@ -182,7 +183,7 @@ pub fn diagram(nodes: &[NodeView]) -> String {
 /// The mermaid source: one box per node (`n<index>`, so ids need no escaping), the nodes of each
 /// composition stage in a subgraph, an edge per `after` entry, a class per status. Also what
 /// `vizier jobs schedule --format mermaid` prints.
-pub fn flowchart(nodes: &[NodeView]) -> String {
+pub fn flowchart(nodes: &[ManifestNode]) -> String {
     let mut src = String::from("flowchart TD\n");
     let mut used = Vec::new();
     let mut stages: Vec<&str> = Vec::new();
@@ -198,10 +199,11 @@ pub fn flowchart(nodes: &[NodeView]) -> String {
             if n.stage.as_deref() != wanted {
                 continue;
             }
-            let class = status_class(n.status());
-            if !used.contains(&class) {
-                used.push(class);
+            let look = Look::of(n.status);
+            if !used.contains(&look) {
+                used.push(look);
             }
+            let class = look.class();
             let runner = n
                 .runner()
                 .map(|r| format!("<br/>{}", mermaid_text(r)))
@@ -209,7 +211,7 @@ pub fn flowchart(nodes: &[NodeView]) -> String {
             src.push_str(&format!(
                 "{indent}n{i}[\"{}<br/>{}{runner}\"]:::{class}\n",
                 mermaid_text(&n.node_id),
-                mermaid_text(n.status())
+                n.status.as_str()
             ));
         }
     };
@@ -231,50 +233,95 @@ pub fn flowchart(nodes: &[NodeView]) -> String {
             }
         }
     }
-    for class in used {
-        src.push_str(&format!("  classDef {class} {}\n", class_style(class)));
+    for look in used {
+        src.push_str(&format!("  classDef {} {}\n", look.class(), look.style()));
     }
     src
 }
 
-fn status_class(status: &str) -> &'static str {
-    match status {
-        "succeeded" => "succeeded",
-        "failed" => "failed",
-        "blocked" | "blocked_by_approval" => "blocked",
-        "blocked_by_dependency" => "blocked_by_dependency",
-        "skipped" => "skipped",
-        "cancelled" => "cancelled",
-        "running" => "running",
-        "queued" | "waiting_on_deps" | "waiting_on_approval" | "waiting_on_locks" => "waiting",
-        _ => "unknown",
+/// How a node is drawn: a mermaid class (its name, its colours) and an icon. Statuses that read
+/// alike share one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Look {
+    Succeeded,
+    Failed,
+    Blocked,
+    BlockedByDependency,
+    Skipped,
+    Cancelled,
+    Running,
+    Waiting,
+}
+
+impl Look {
+    fn of(status: Status) -> Look {
+        match status {
+            Status::Succeeded => Look::Succeeded,
+            Status::Failed => Look::Failed,
+            Status::Blocked | Status::BlockedByApproval => Look::Blocked,
+            Status::BlockedByDependency => Look::BlockedByDependency,
+            Status::Skipped => Look::Skipped,
+            Status::Cancelled => Look::Cancelled,
+            Status::Running => Look::Running,
+            Status::Queued
+            | Status::WaitingOnDeps
+            | Status::WaitingOnApproval
+            | Status::WaitingOnLocks => Look::Waiting,
+        }
+    }
+
+    /// A run's look: its outcome's, or waiting while it runs.
+    fn of_run(run: &Manifest) -> Look {
+        match run.outcome {
+            None => Look::Waiting,
+            Some(RunOutcome::Succeeded) => Look::Succeeded,
+            Some(RunOutcome::Failed) => Look::Failed,
+        }
+    }
+
+    /// The mermaid class name.
+    fn class(self) -> &'static str {
+        match self {
+            Look::Succeeded => Status::Succeeded.as_str(),
+            Look::Failed => Status::Failed.as_str(),
+            Look::Blocked => Status::Blocked.as_str(),
+            Look::BlockedByDependency => Status::BlockedByDependency.as_str(),
+            Look::Skipped => Status::Skipped.as_str(),
+            Look::Cancelled => Status::Cancelled.as_str(),
+            Look::Running => Status::Running.as_str(),
+            Look::Waiting => "waiting",
+        }
+    }
+
+    fn style(self) -> &'static str {
+        match self {
+            Look::Succeeded => "fill:#d3f9d8,stroke:#2b8a3e,color:#000",
+            Look::Failed => "fill:#ffe3e3,stroke:#c92a2a,color:#000",
+            Look::Blocked => "fill:#fff3bf,stroke:#e67700,color:#000",
+            Look::BlockedByDependency => {
+                "fill:#ffe8cc,stroke:#d9480f,stroke-dasharray:4,color:#000"
+            }
+            Look::Skipped => "fill:#f1f3f5,stroke:#868e96,color:#495057",
+            Look::Cancelled => "fill:#e9ecef,stroke:#495057,color:#000",
+            Look::Running => "fill:#d0ebff,stroke:#1971c2,color:#000",
+            Look::Waiting => "fill:#f8f9fa,stroke:#adb5bd,color:#000",
+        }
+    }
+
+    fn icon(self) -> &'static str {
+        match self {
+            Look::Succeeded => "✅",
+            Look::Failed => "❌",
+            Look::Blocked | Look::BlockedByDependency => "⛔",
+            Look::Skipped => "⏭️",
+            Look::Cancelled => "🚫",
+            Look::Running | Look::Waiting => "⏳",
+        }
     }
 }
 
-fn class_style(class: &str) -> &'static str {
-    match class {
-        "succeeded" => "fill:#d3f9d8,stroke:#2b8a3e,color:#000",
-        "failed" => "fill:#ffe3e3,stroke:#c92a2a,color:#000",
-        "blocked" => "fill:#fff3bf,stroke:#e67700,color:#000",
-        "blocked_by_dependency" => "fill:#ffe8cc,stroke:#d9480f,stroke-dasharray:4,color:#000",
-        "skipped" => "fill:#f1f3f5,stroke:#868e96,color:#495057",
-        "cancelled" => "fill:#e9ecef,stroke:#495057,color:#000",
-        "running" => "fill:#d0ebff,stroke:#1971c2,color:#000",
-        "waiting" => "fill:#f8f9fa,stroke:#adb5bd,color:#000",
-        _ => "fill:#ffffff,stroke:#000000,color:#000",
-    }
-}
-
-fn icon(status: &str) -> &'static str {
-    match status_class(status) {
-        "succeeded" => "✅",
-        "failed" => "❌",
-        "blocked" | "blocked_by_dependency" => "⛔",
-        "skipped" => "⏭️",
-        "cancelled" => "🚫",
-        "running" | "waiting" => "⏳",
-        _ => "❔",
-    }
+fn icon(status: Status) -> &'static str {
+    Look::of(status).icon()
 }
 
 fn duration(secs: f64) -> String {
@@ -342,11 +389,11 @@ mod tests {
       "nodes":[
         {"node_id":"a|b`</details>\"]:::x\n```","job_id":"run-bbbbbbbbbbbbbbbb-a","after":[],"status":"failed","attempts":1,"exit_code":101},
         {"node_id":"later","job_id":"run-bbbbbbbbbbbbbbbb-later","after":["run-bbbbbbbbbbbbbbbb-a","run-missing"],"status":"blocked_by_dependency","attempts":0},
-        {"node_id":"odd","job_id":"run-bbbbbbbbbbbbbbbb-odd","status":"some_future_status"}
+        {"node_id":"odd","job_id":"run-bbbbbbbbbbbbbbbb-odd","status":null,"future_field":{"x":1}}
       ]}"#;
 
-    fn manifest(json: &str) -> ManifestView {
-        ManifestView::parse(json, "fixture.json").unwrap()
+    fn manifest(json: &str) -> Manifest {
+        Manifest::parse(json.as_bytes(), std::path::Path::new("fixture.json")).unwrap()
     }
 
     #[test]
@@ -416,11 +463,8 @@ mod tests {
             "a dangling dependency draws no edge"
         );
         assert!(md.contains("n1[\"later<br/>blocked_by_dependency\"]:::blocked_by_dependency"));
-        assert!(md.contains("n2[\"odd<br/>some_future_status\"]:::unknown"));
-        assert!(
-            md.contains("| odd | ❔ some&#95;future&#95;status | – | – | 0 |"),
-            "{md}"
-        );
+        assert!(md.contains("n2[\"odd<br/>queued\"]:::waiting"), "{md}");
+        assert!(md.contains("| odd | ⏳ queued | – | – | 0 |"), "{md}");
     }
 
     #[test]
@@ -470,9 +514,9 @@ mod tests {
         );
     }
 
-    fn big_run(n: usize, name_len: usize) -> ManifestView {
-        let nodes: Vec<NodeView> = (0..n)
-            .map(|i| NodeView {
+    fn big_run(n: usize, name_len: usize) -> Manifest {
+        let nodes: Vec<ManifestNode> = (0..n)
+            .map(|i| ManifestNode {
                 node_id: format!("{i:0>width$}", width = name_len),
                 job_id: format!("run-big-{i}"),
                 after: if i == 0 {
@@ -480,16 +524,20 @@ mod tests {
                 } else {
                     vec![format!("run-big-{}", i - 1)]
                 },
-                status: Some(if i % 7 == 0 { "failed" } else { "succeeded" }.into()),
+                status: if i % 7 == 0 {
+                    Status::Failed
+                } else {
+                    Status::Succeeded
+                },
                 attempts: 1,
-                ..NodeView::default()
+                ..ManifestNode::default()
             })
             .collect();
-        ManifestView {
+        Manifest {
             run_id: "run-big".into(),
-            outcome: Some("failed".into()),
+            outcome: Some(RunOutcome::Failed),
             nodes,
-            ..ManifestView::default()
+            ..Manifest::default()
         }
     }
 

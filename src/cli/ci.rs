@@ -73,7 +73,7 @@ pub fn run(args: CiArgs, out: &mut Output) -> Result<u8> {
                 out.write(&format!(
                     "vizier ci: run {} {}\n",
                     manifest.run_id,
-                    manifest.outcome.as_deref().unwrap_or("ended")
+                    manifest.outcome.map_or("ended", |o| o.as_str())
                 ));
                 out.write_always(&super::failure::render(failures, fence));
             }

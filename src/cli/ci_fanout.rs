@@ -228,7 +228,11 @@ fn run_node(args: CiNodeArgs, out: &mut Output) -> Result<u8> {
     out.write(&format!(
         "vizier ci node: group {} {}; records in {}\n",
         ran.group.id,
-        if ran.ok { "succeeded" } else { "failed" },
+        if ran.ok {
+            CiOutcome::Succeeded
+        } else {
+            CiOutcome::Failed
+        },
         s.artifacts.display()
     ));
     Ok(if ran.ok { exit::OK } else { exit::FAILED })
@@ -300,7 +304,7 @@ fn run_collect(args: CiCollectArgs, out: &mut Output) -> Result<u8> {
         out.write(&format!(
             "vizier ci collect: run {} {}\n",
             m.run_id,
-            m.outcome.as_deref().unwrap_or("ended")
+            m.outcome.map_or("ended", |o| o.as_str())
         ));
     }
     out.write(&format!(

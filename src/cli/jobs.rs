@@ -90,9 +90,7 @@ fn str_of(v: Option<&Value>) -> String {
 fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
     let (manifests, bad) = store.all_manifests();
     for (path, e) in bad {
-        out.error_text(&format!(
-            "warning: skipping corrupt run manifest {path}: {e}\n"
-        ));
+        out.error_text(&format!("warning: skipping run manifest {path}: {e}\n"));
     }
     let mut covered: HashSet<String> = HashSet::new();
     let mut rows = Vec::new();
@@ -375,9 +373,7 @@ fn schedule_view(
     refresh(store, out);
     let (mut manifests, bad) = store.all_manifests();
     for (path, e) in bad {
-        out.error_text(&format!(
-            "warning: skipping corrupt run manifest {path}: {e}\n"
-        ));
+        out.error_text(&format!("warning: skipping run manifest {path}: {e}\n"));
     }
     if let Some(id) = run {
         manifests.retain(|m| m.run_id == id);
@@ -446,7 +442,7 @@ fn schedule_view(
                     "{}  {}  {}  {}{}\n",
                     m.run_id,
                     m.template.as_ref().map_or(String::new(), |t| t.id.clone()),
-                    m.outcome.as_deref().unwrap_or("active"),
+                    m.outcome.map_or("active", |o| o.as_str()),
                     counts
                         .iter()
                         .map(|(k, v)| format!("{v} {k}"))
@@ -484,13 +480,11 @@ fn after_runs_text(m: &Manifest) -> String {
 /// A mermaid flowchart of one run, nodes coloured by status, stages as subgraphs: the same drawing as
 /// the CI step summary's.
 pub fn mermaid(m: &Manifest) -> String {
-    let nodes: Vec<crate::ci::manifest_view::NodeView> = m
-        .nodes
-        .iter()
-        .filter_map(|n| serde_json::to_value(n).ok())
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect();
-    format!("%% {}\n{}", m.run_id, crate::ci::summary::flowchart(&nodes))
+    format!(
+        "%% {}\n{}",
+        m.run_id,
+        crate::ci::summary::flowchart(&m.nodes)
+    )
 }
 
 fn tail(store: &Store, id: &str, follow: bool, out: &mut Output) -> Result<u8> {
@@ -590,9 +584,7 @@ fn decide(store: &Store, id: &str, reject: Option<String>, out: &mut Output) -> 
 fn gc(store: &Store, keep: usize, out: &mut Output) -> Result<u8> {
     let done = runner::person::gc(store, keep)?;
     for (path, e) in &done.skipped {
-        out.error_text(&format!(
-            "warning: skipping corrupt run manifest {path}: {e}\n"
-        ));
+        out.error_text(&format!("warning: skipping run manifest {path}: {e}\n"));
     }
     out.write(&format!(
         "removed {} finished run(s); kept {}\n",

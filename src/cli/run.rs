@@ -195,7 +195,7 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
     if live {
         out.write("\r\x1b[2K");
     }
-    let succeeded = final_manifest.outcome.as_deref() == Some("succeeded");
+    let succeeded = final_manifest.succeeded();
     let interrupted = runner::interrupt::received();
     match args.format {
         RunFormat::Json => {
@@ -217,7 +217,7 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
             out.write(&format!(
                 "run {} {} in {:.1}s ({})\n",
                 final_manifest.run_id,
-                final_manifest.outcome.as_deref().unwrap_or("ended"),
+                final_manifest.outcome.map_or("ended", |o| o.as_str()),
                 started.elapsed().as_secs_f64(),
                 summary.join(", ")
             ));

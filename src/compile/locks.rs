@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{PlanLock, Trigger};
-use crate::template::Op;
+use super::{LockScope, PlanLock, Trigger};
+use crate::template::{LockMode, Op};
 
 /// The args that name a branch.
 pub const BRANCH_ARGS: &[&str] = &["branch", "target_branch"];
@@ -31,8 +31,8 @@ pub fn inferred(op: Op, args: &BTreeMap<String, String>, trigger: &Trigger) -> V
         if !locks.iter().any(|l| l.key == key) {
             locks.push(PlanLock {
                 key,
-                mode: "exclusive".to_owned(),
-                scope: Some("run".to_owned()),
+                mode: LockMode::Exclusive,
+                scope: Some(LockScope::Run),
             });
         }
     }

@@ -13,15 +13,18 @@ use sha2::{Digest, Sha256};
 
 use crate::template::graph::{DepKind, Graph};
 use crate::template::params::{env_name, substitute};
-use crate::template::{Outcome, Precondition, Template};
+use crate::template::{
+    FailureMode, GateKind, LockMode, Outcome, Precondition, RetryMode, Template,
+};
 
 pub use env::TRIGGER_VARIABLES;
 pub use hash::policy_snapshot_hash;
 
 pub const PLAN_FORMAT: u32 = 1;
 
-/// What started a run.
+/// What started a run. Read tolerantly (a missing field takes its default): manifests carry it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Trigger {
     /// `local`, `push`, …
     pub kind: String,
@@ -36,14 +39,22 @@ pub struct Trigger {
     /// Extra event values for scripts, exported as environment variables only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Fields written by another version of vizier, kept when a manifest is rewritten.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// Read tolerantly (a missing field takes its default): manifests carry it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct TemplateRef {
     pub id: String,
     pub version: String,
     pub path: String,
     pub policy_snapshot_hash: String,
+    /// Fields written by another version of vizier, kept when a manifest is rewritten.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -65,13 +76,13 @@ pub struct PlanDep {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanLoop {
-    pub outcome: String,
+    pub outcome: Outcome,
     pub target: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanGate {
-    pub kind: String,
+    pub kind: GateKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,11 +100,34 @@ fn yes() -> bool {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanLock {
     pub key: String,
-    pub mode: String,
+    pub mode: LockMode,
     /// `run`: held from the start of the first node naming it until the run ends; absent: held
     /// while the node runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub scope: Option<LockScope>,
+}
+
+/// How long a lock is held, when not just while its node runs.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LockScope {
+    /// From the start of the first node naming it until the run ends.
+    Run,
+}
+
+impl std::fmt::Display for LockScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LockScope::Run => "run",
+        })
+    }
+}
+
+impl PlanLock {
+    /// Held for the whole run (`scope = "run"`).
+    pub fn run_wide(&self) -> bool {
+        self.scope == Some(LockScope::Run)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -128,7 +162,7 @@ pub struct PlanNode {
     pub loops: Vec<PlanLoop>,
     pub retry_budget: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_mode: Option<String>,
+    pub retry_mode: Option<RetryMode>,
     pub gates: Vec<PlanGate>,
     pub locks: Vec<PlanLock>,
     pub needs: Vec<PlanArtifact>,
@@ -151,13 +185,13 @@ impl PlanNode {
     pub fn approval_required(&self) -> bool {
         self.gates
             .iter()
-            .any(|g| g.kind == "approval" && g.required)
+            .any(|g| g.kind == GateKind::Approval && g.required)
     }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanPolicy {
-    pub failure_mode: String,
+    pub failure_mode: FailureMode,
     pub max_requeues: u64,
 }
 
@@ -443,11 +477,7 @@ pub fn compile(
         let mut gates = Vec::new();
         for g in &node.gates {
             gates.push(PlanGate {
-                kind: g
-                    .kind
-                    .as_ref()
-                    .map_or("custom", |k| k.value.as_str())
-                    .to_owned(),
+                kind: g.kind.as_ref().map_or(GateKind::Custom, |k| k.value),
                 script: g
                     .script
                     .as_ref()
@@ -496,8 +526,8 @@ pub fn compile(
             .map(|l| {
                 Ok(PlanLock {
                     key: subst(&node_id, &l.key.value)?,
-                    mode: l.mode.as_str().to_owned(),
-                    scope: l.run_scope.then(|| "run".to_owned()),
+                    mode: l.mode,
+                    scope: l.run_scope.then_some(LockScope::Run),
                 })
             })
             .collect::<Result<_, CompileError>>()?;
@@ -520,7 +550,7 @@ pub fn compile(
                 .retry
                 .as_ref()
                 .and_then(|r| r.mode.as_ref())
-                .map(|m| m.value.as_str().to_owned()),
+                .map(|m| m.value),
             gates,
             locks,
             needs: node.needs.iter().map(artifact).collect(),
@@ -541,7 +571,7 @@ pub fn compile(
     }
     for lb in &graph.loop_backs {
         nodes[lb.source].loops.push(PlanLoop {
-            outcome: lb.outcome.as_str().to_owned(),
+            outcome: lb.outcome,
             target: lb.target,
         });
     }
@@ -561,11 +591,12 @@ pub fn compile(
                 .unwrap_or_default(),
             path: template_path.to_owned(),
             policy_snapshot_hash: policy_hash,
+            extra: BTreeMap::new(),
         },
         params,
         trigger,
         policy: PlanPolicy {
-            failure_mode: template.policy.failure_mode.as_str().to_owned(),
+            failure_mode: template.policy.failure_mode,
             max_requeues: template.policy.max_requeues.unwrap_or(100),
         },
         alias,

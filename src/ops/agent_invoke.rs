@@ -138,7 +138,7 @@ fn invoke(ctx: &OpContext<'_>, metadata: &mut BTreeMap<String, Value>) -> OpResu
             ..OpResult::failed("the agent was stopped because its job was stopped")
         },
     };
-    if result.outcome == "succeeded" && result.exit_code.is_none() {
+    if result.outcome == crate::template::Outcome::Succeeded && result.exit_code.is_none() {
         result.exit_code = Some(code);
     }
     if let Ok(text) = ran.answer {

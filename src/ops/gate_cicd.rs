@@ -6,7 +6,12 @@ use serde_json::json;
 use super::{OpContext, OpResult};
 
 pub fn run(ctx: &OpContext<'_>) -> OpResult {
-    let Some(gate) = ctx.node.gates.iter().find(|g| g.kind == "cicd") else {
+    let Some(gate) = ctx
+        .node
+        .gates
+        .iter()
+        .find(|g| g.kind == crate::template::GateKind::Cicd)
+    else {
         return OpResult::failed("`gate.cicd` has no `cicd` gate");
     };
     let Some(script) = gate.script.as_deref().filter(|s| !s.trim().is_empty()) else {

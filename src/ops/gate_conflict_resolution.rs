@@ -23,7 +23,7 @@ pub fn run(ctx: &OpContext<'_>) -> OpResult {
 
 fn blocked(message: String, conflicts: &[String], dir: &str) -> OpResult {
     let mut result = OpResult {
-        outcome: "blocked",
+        outcome: crate::template::Outcome::Blocked,
         message: Some(message),
         ..OpResult::default()
     };
@@ -63,7 +63,7 @@ fn resolve(ctx: &OpContext<'_>) -> Result<OpResult, String> {
         .node
         .gates
         .iter()
-        .find(|g| g.kind == "script")
+        .find(|g| g.kind == crate::template::GateKind::Script)
         .and_then(|g| g.script.as_deref())
         .filter(|s| !s.trim().is_empty());
 

@@ -8,7 +8,7 @@ pub fn run(ctx: &OpContext<'_>) -> OpResult {
         .node
         .gates
         .iter()
-        .find(|g| g.kind == "script")
+        .find(|g| g.kind == crate::template::GateKind::Script)
         .and_then(|g| g.script.as_deref());
     match script {
         None => OpResult::succeeded(),

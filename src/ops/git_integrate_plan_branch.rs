@@ -242,7 +242,7 @@ fn integrate(ctx: &OpContext<'_>) -> Result<OpResult, String> {
             };
             let sentinel_rel = merge_sentinel::write(ctx.store, &root, &sentinel)?;
             let mut result = OpResult {
-                outcome: "blocked",
+                outcome: crate::template::Outcome::Blocked,
                 message: Some(format!(
                     "merging `{}` into `{}` stopped on conflicts in {}; the conflicted merge waits in `{rel}` (sentinel `{sentinel_rel}`)",
                     req.source,
@@ -676,7 +676,12 @@ pub fn complete(ctx: &OpContext<'_>, s: &Sentinel) -> Result<String, String> {
         let needs_ci = ctx
             .store
             .job_spec(&s.job_id)
-            .map(|spec| spec.node.gates.iter().any(|g| g.kind == "cicd"))
+            .map(|spec| {
+                spec.node
+                    .gates
+                    .iter()
+                    .any(|g| g.kind == crate::template::GateKind::Cicd)
+            })
             .unwrap_or(true);
         if needs_ci {
             (Some(before.to_owned()), Some(rel.clone()))

@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use crate::compile::PlanNode;
 use crate::store::{JobSpec, Store};
-use crate::template::Op;
+use crate::template::{Op, Outcome};
 
 /// Everything an operation may use.
 pub struct OpContext<'a> {
@@ -59,7 +59,7 @@ impl OpContext<'_> {
         self.node
             .gates
             .iter()
-            .find(|g| g.kind == "cicd")
+            .find(|g| g.kind == crate::template::GateKind::Cicd)
             .and_then(|g| g.script.as_deref())
             .filter(|s| !s.trim().is_empty())
     }
@@ -81,8 +81,7 @@ impl OpContext<'_> {
 /// How an operation ended.
 #[derive(Debug, Default)]
 pub struct OpResult {
-    /// `succeeded`, `failed` or `blocked`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub exit_code: Option<i32>,
     pub message: Option<String>,
     pub metadata: BTreeMap<String, Value>,
@@ -93,14 +92,14 @@ pub struct OpResult {
 impl OpResult {
     pub fn succeeded() -> OpResult {
         OpResult {
-            outcome: "succeeded",
+            outcome: Outcome::Succeeded,
             ..OpResult::default()
         }
     }
 
     pub fn failed(message: impl Into<String>) -> OpResult {
         OpResult {
-            outcome: "failed",
+            outcome: Outcome::Failed,
             message: Some(message.into()),
             ..OpResult::default()
         }
@@ -109,7 +108,11 @@ impl OpResult {
     /// From a script's exit code: 0 succeeded, anything else failed naming the code.
     pub fn from_exit(what: &str, code: i32) -> OpResult {
         OpResult {
-            outcome: if code == 0 { "succeeded" } else { "failed" },
+            outcome: if code == 0 {
+                Outcome::Succeeded
+            } else {
+                Outcome::Failed
+            },
             exit_code: Some(code),
             message: (code != 0).then(|| format!("{what} exited with code {code}")),
             ..OpResult::default()
@@ -170,8 +173,8 @@ pub fn finish_outputs(store: &Store, job_id: &str, attempt: u32, result: &mut Op
             }
         }
         Err(message) => {
-            let failed_before = result.outcome != "succeeded";
-            result.outcome = "failed";
+            let failed_before = result.outcome != Outcome::Succeeded;
+            result.outcome = Outcome::Failed;
             result.message = Some(match result.message.take() {
                 Some(before) if failed_before => format!("{before}; {message}"),
                 _ => message,

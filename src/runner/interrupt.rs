@@ -92,7 +92,7 @@ pub fn cancel_run(store: &Store, run_id: &str, signal: i32) -> Result<Manifest> 
     exec::orphans::stop_orphans(&groups);
     // Let the stopped processes' waiters see them go before the record says so.
     std::thread::sleep(Duration::from_millis(10));
-    m.outcome = Some("failed".into());
+    m.outcome = Some(crate::store::RunOutcome::Failed);
     m.finished_at = Some(now);
     m.driver = None;
     store.write_changes(&plan, &m, &changed)?;

@@ -23,8 +23,9 @@ use crate::compile::{Plan, PlanArtifact, PlanPrecondition};
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::ops::{self, OpContext, OpResult};
-use crate::schedule::{self, Dependents, LockTable, Probe, Wake};
+use crate::schedule::{self, Dependents, LockTable, OtherRun, Probe, Wake};
 use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
+use crate::template::Outcome;
 pub use crate::workspace::inside_root;
 
 /// Reads the world for the scheduler from the store, the processes' life locks and git.
@@ -33,15 +34,15 @@ pub struct StoreProbe<'a> {
 }
 
 impl Probe for StoreProbe<'_> {
-    fn run_outcome(&self, run_id: &str) -> Option<String> {
+    fn run_outcome(&self, run_id: &str) -> OtherRun {
         if !store::ids::is_run_id(run_id) {
-            return Some("missing".to_owned());
+            return OtherRun::Missing;
         }
         match self.store.load_manifest(run_id) {
-            Ok(Some(m)) => m.outcome,
-            Ok(None) => Some("missing".to_owned()),
+            Ok(Some(m)) => m.outcome.map_or(OtherRun::Running, OtherRun::Ended),
+            Ok(None) => OtherRun::Missing,
             // An unreadable record is not a success: the wait ends blocked, naming it.
-            Err(e) => Some(format!("unreadable ({e})")),
+            Err(e) => OtherRun::Unreadable(e.to_string()),
         }
     }
 
@@ -271,10 +272,7 @@ impl Cache {
                 });
             }
         };
-        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let m = Manifest::parse(&bytes, &path)?;
         store::check_manifest(&m, run_id).map_err(|message| Error::Corrupt {
             path: path.display().to_string(),
             message,
@@ -536,7 +534,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                     cache.wake.want_full.insert(run_id.clone());
                     let n = &mut m.nodes[i];
                     n.status = Status::Failed;
-                    n.outcome = Some("failed".into());
+                    n.outcome = Some(Outcome::Failed);
                     n.reason = Some(format!(
                         "{e}: {}",
                         std::error::Error::source(&e)
@@ -602,12 +600,12 @@ fn add_locks(locks: &mut LockTable, plan: &Plan, m: &Manifest) {
         // are not active, so they are never read here).
         let started = n.status == Status::Running || n.started_at.is_some();
         for lock in &p.locks {
-            if lock.scope.as_deref() == Some("run") {
+            if lock.run_wide() {
                 if started {
-                    locks.add_for_run(&lock.key, &lock.mode, &n.job_id, &plan.run_id);
+                    locks.add_for_run(&lock.key, lock.mode, &n.job_id, &plan.run_id);
                 }
             } else if n.status == Status::Running {
-                locks.add(&lock.key, &lock.mode, &n.job_id);
+                locks.add(&lock.key, lock.mode, &n.job_id);
             }
         }
     }
@@ -715,7 +713,7 @@ pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
     let outcome = OutcomeFile {
         job_id: job_id.to_owned(),
         attempt,
-        outcome: result.outcome.to_owned(),
+        outcome: result.outcome,
         exit_code: result.exit_code,
         started_at: Some(started_at),
         finished_at: Some(store::now()),
@@ -773,7 +771,7 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
         .metadata
         .entry("execution_root".into())
         .or_insert_with(|| json!(rel_root));
-    if result.outcome == "succeeded" {
+    if result.outcome == Outcome::Succeeded {
         // A marker per produced artifact, scoped to the run: what `needs` waits for.
         for artifact in &spec.node.produces {
             let dir = store.artifact_marker_dir(&spec.run_id, &artifact.type_id, &artifact.key);

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::ops::{self, Released};
-use crate::store::{Approval, Manifest, Status, Store};
+use crate::store::{Approval, ApprovalState, Manifest, Status, Store};
 
 /// What `jobs retry` rewound.
 #[derive(Debug)]
@@ -114,18 +114,18 @@ pub fn cancel(store: &Store, id: &str) -> Result<Vec<Released>> {
     Ok(notes)
 }
 
-/// Approves (`reject` is `None`) or rejects job `id`'s approval gate. Returns the verb recorded:
-/// `approved` or `rejected`.
-pub fn decide(store: &Store, id: &str, reject: Option<String>) -> Result<&'static str> {
+/// Approves (`reject` is `None`) or rejects job `id`'s approval gate. Returns the decision
+/// recorded.
+pub fn decide(store: &Store, id: &str, reject: Option<String>) -> Result<ApprovalState> {
     let (run_id, index) = super::run_of_job(store, id)?;
     let (plan, _) = super::load_run(store, &run_id)?;
     if !plan.nodes[index].approval_required() {
         return Err(Error::Usage(format!("`{id}` has no approval gate")));
     }
     let verb = if reject.is_some() {
-        "rejected"
+        ApprovalState::Rejected
     } else {
-        "approved"
+        ApprovalState::Approved
     };
     super::update_run(store, &run_id, |_, m| {
         let node = &mut m.nodes[index];
@@ -136,7 +136,7 @@ pub fn decide(store: &Store, id: &str, reject: Option<String>) -> Result<&'stati
             )));
         }
         node.approval = Some(Approval {
-            state: verb.to_owned(),
+            state: verb,
             reason: reject.clone(),
             at: crate::store::now(),
         });

@@ -11,7 +11,10 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::compile::{DepOn, Plan, PlanArtifact, PlanPrecondition};
-use crate::store::{Manifest, ManifestNode, OutcomeFile, ProcessId, Status, WaitReason};
+use crate::store::{
+    ApprovalState, Manifest, ManifestNode, OutcomeFile, ProcessId, RunOutcome, Status, WaitReason,
+};
+use crate::template::{FailureMode, LockMode, Outcome};
 
 pub mod wake;
 use wake::Worklist;
@@ -26,29 +29,39 @@ pub trait Probe {
     fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool;
     /// `Err(why)` when the precondition does not hold in that execution root.
     fn precondition(&self, pre: &PlanPrecondition, execution_root: &str) -> Result<(), String>;
-    /// How another run stands, for `vizier run --after`: `None` while it runs, `Some(outcome)`
-    /// once it ended (`"missing"` when there is no such run).
-    fn run_outcome(&self, _run_id: &str) -> Option<String> {
-        Some("missing".to_owned())
+    /// How another run stands, for `vizier run --after`.
+    fn run_outcome(&self, _run_id: &str) -> OtherRun {
+        OtherRun::Missing
     }
+}
+
+/// How a run named by `vizier run --after` stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OtherRun {
+    Running,
+    Ended(RunOutcome),
+    /// No such run.
+    Missing,
+    /// Its manifest does not read (why): not a success, so the wait ends blocked, naming it.
+    Unreadable(String),
 }
 
 /// Locks held by running jobs across every active run.
 #[derive(Debug, Default)]
 pub struct LockTable {
     /// (key, mode, holding job, the run when the lock is held for the whole run).
-    held: Vec<(String, String, String, Option<String>)>,
+    held: Vec<(String, LockMode, String, Option<String>)>,
 }
 
 impl LockTable {
-    pub fn add(&mut self, key: &str, mode: &str, job_id: &str) {
+    pub fn add(&mut self, key: &str, mode: LockMode, job_id: &str) {
         self.held
-            .push((key.to_owned(), mode.to_owned(), job_id.to_owned(), None));
+            .push((key.to_owned(), mode, job_id.to_owned(), None));
     }
 
     /// A `scope = "run"` lock, held by `run_id` (first taken by `job_id`) until the run ends.
     /// The other nodes of that run do not conflict with it.
-    pub fn add_for_run(&mut self, key: &str, mode: &str, job_id: &str, run_id: &str) {
+    pub fn add_for_run(&mut self, key: &str, mode: LockMode, job_id: &str, run_id: &str) {
         if !self
             .held
             .iter()
@@ -56,7 +69,7 @@ impl LockTable {
         {
             self.held.push((
                 key.to_owned(),
-                mode.to_owned(),
+                mode,
                 job_id.to_owned(),
                 Some(run_id.to_owned()),
             ));
@@ -69,14 +82,20 @@ impl LockTable {
 
     /// The job holding a lock that conflicts with `key`/`mode` for a job of `run_id`, if any: its
     /// own run's run-wide locks do not conflict.
-    pub fn conflict_in(&self, key: &str, mode: &str, job_id: &str, run_id: &str) -> Option<&str> {
+    pub fn conflict_in(
+        &self,
+        key: &str,
+        mode: LockMode,
+        job_id: &str,
+        run_id: &str,
+    ) -> Option<&str> {
         self.held
             .iter()
             .find(|(k, m, j, r)| {
                 k == key
                     && j != job_id
                     && r.as_deref() != Some(run_id)
-                    && (m == "exclusive" || mode == "exclusive")
+                    && (*m == LockMode::Exclusive || mode == LockMode::Exclusive)
             })
             .map(|(_, _, j, _)| j.as_str())
     }
@@ -195,7 +214,7 @@ pub fn tick_woken(
                     let vanished = OutcomeFile {
                         job_id,
                         attempt,
-                        outcome: "failed".into(),
+                        outcome: Outcome::Failed,
                         message: Some(format!(
                             "the job's process (pid {pid}) vanished before recording an outcome (killed, or the machine restarted)"
                         )),
@@ -244,10 +263,10 @@ pub fn tick_woken(
                     node.started_at = Some(now.to_owned());
                     node.finished_at = None;
                     for lock in &plan.nodes[i].locks {
-                        if lock.scope.as_deref() == Some("run") {
-                            locks.add_for_run(&lock.key, &lock.mode, &node.job_id, &plan.run_id);
+                        if lock.run_wide() {
+                            locks.add_for_run(&lock.key, lock.mode, &node.job_id, &plan.run_id);
                         } else {
-                            locks.add(&lock.key, &lock.mode, &node.job_id);
+                            locks.add(&lock.key, lock.mode, &node.job_id);
                         }
                     }
                     out.changed.insert(i);
@@ -264,7 +283,7 @@ pub fn tick_woken(
         }
     }
     if m.nodes.iter().all(|n| n.status.is_terminal()) {
-        m.outcome = Some(run_outcome(plan, m).to_owned());
+        m.outcome = Some(run_outcome(plan, m));
         m.finished_at = Some(now.to_owned());
         out.events.push(Event::RunFinished);
     }
@@ -273,7 +292,7 @@ pub fn tick_woken(
 
 /// The outcome of a run whose nodes all ended: `succeeded` when no node ended badly
 /// and every terminal that was not skipped succeeded, else `failed`.
-pub fn run_outcome(plan: &Plan, m: &Manifest) -> &'static str {
+pub fn run_outcome(plan: &Plan, m: &Manifest) -> RunOutcome {
     let bad = m.nodes.iter().any(|n| n.status.is_bad());
     let terminals_ok = plan
         .nodes
@@ -282,9 +301,9 @@ pub fn run_outcome(plan: &Plan, m: &Manifest) -> &'static str {
         .filter(|(p, _)| p.control_policy.as_deref() == Some("terminal"))
         .all(|(_, n)| matches!(n.status, Status::Succeeded | Status::Skipped));
     if !bad && terminals_ok {
-        "succeeded"
+        RunOutcome::Succeeded
     } else {
-        "failed"
+        RunOutcome::Failed
     }
 }
 
@@ -319,16 +338,12 @@ fn finish(
     now: &str,
     out: &mut TickOutput,
 ) {
-    let status = match outcome.outcome.as_str() {
-        "succeeded" => Status::Succeeded,
-        "blocked" => Status::Blocked,
-        _ => Status::Failed,
-    };
+    let status = Status::from(outcome.outcome);
     {
         let node = &mut m.nodes[i];
         locks.release(&node.job_id);
         node.status = status;
-        node.outcome = Some(status.as_str().to_owned());
+        node.outcome = Some(outcome.outcome);
         node.exit_code = outcome.exit_code;
         node.finished_at = Some(outcome.finished_at.unwrap_or_else(|| now.to_owned()));
         if let Some(started) = outcome.started_at {
@@ -346,7 +361,7 @@ fn finish(
     let loops: Vec<usize> = plan.nodes[i]
         .loops
         .iter()
-        .filter(|l| l.outcome == status.as_str())
+        .filter(|l| l.outcome == outcome.outcome)
         .map(|l| l.target)
         .collect();
     if loops.is_empty() {
@@ -391,7 +406,7 @@ fn finish(
 
 fn block(node: &mut ManifestNode, why: String) {
     node.status = Status::Blocked;
-    node.outcome = Some("blocked".into());
+    node.outcome = Some(Outcome::Blocked);
     node.reason = Some(why);
 }
 
@@ -480,24 +495,30 @@ fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: 
     if pn.deps.is_empty() {
         // An entry node waits for the runs named by `vizier run --after`.
         for after in &plan.after_runs {
-            match probe.run_outcome(after).as_deref() {
-                None => {
+            match probe.run_outcome(after) {
+                OtherRun::Running => {
                     return Decision::Wait(
                         Status::WaitingOnDeps,
                         reason("after_run", format!("run {after} has not ended")),
                     );
                 }
-                Some("succeeded") => {}
-                Some("missing") => {
+                OtherRun::Ended(RunOutcome::Succeeded) => {}
+                OtherRun::Missing => {
                     return Decision::End(
                         Status::BlockedByDependency,
                         format!("waits for run {after}, which does not exist"),
                     );
                 }
-                Some(other) => {
+                OtherRun::Ended(other) => {
                     return Decision::End(
                         Status::BlockedByDependency,
                         format!("waits for run {after}, which ended {other}"),
+                    );
+                }
+                OtherRun::Unreadable(why) => {
+                    return Decision::End(
+                        Status::BlockedByDependency,
+                        format!("waits for run {after}, which ended unreadable ({why})"),
                     );
                 }
             }
@@ -507,7 +528,7 @@ fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: 
         return Decision::End(Status::Skipped, "every upstream node was skipped".into());
     }
     let is_handler = pn.deps.iter().any(|d| d.on != DepOn::Success);
-    if plan.policy.failure_mode == "block_downstream"
+    if plan.policy.failure_mode == FailureMode::BlockDownstream
         && !is_handler
         && !m.nodes[i].person_retry
         && let Some(failed) = unhandled_failure(plan, m)
@@ -549,9 +570,9 @@ fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: 
         }
     }
     if pn.approval_required() {
-        match m.nodes[i].approval.as_ref().map(|a| a.state.as_str()) {
-            Some("approved") => {}
-            Some(_) => {
+        match m.nodes[i].approval.as_ref().map(|a| a.state) {
+            Some(ApprovalState::Approved) => {}
+            Some(ApprovalState::Rejected) => {
                 let why = m.nodes[i]
                     .approval
                     .as_ref()
@@ -568,7 +589,7 @@ fn evaluate(plan: &Plan, m: &Manifest, probe: &dyn Probe, locks: &LockTable, i: 
         }
     }
     for lock in &pn.locks {
-        if let Some(holder) = locks.conflict_in(&lock.key, &lock.mode, &pn.job_id, &plan.run_id) {
+        if let Some(holder) = locks.conflict_in(&lock.key, lock.mode, &pn.job_id, &plan.run_id) {
             return Decision::Wait(
                 Status::WaitingOnLocks,
                 reason("lock", format!("`{}` is held by {holder}", lock.key)),
@@ -631,9 +652,9 @@ mod tests {
     /// A world where processes and outcomes are whatever the test says.
     #[derive(Default)]
     struct Fake {
-        outcomes: RefCell<HashMap<String, &'static str>>,
+        outcomes: RefCell<HashMap<String, Outcome>>,
         /// Outcomes written just after the scheduler's first look (then the process exits).
-        late: RefCell<HashMap<String, &'static str>>,
+        late: RefCell<HashMap<String, Outcome>>,
         dead: RefCell<Vec<String>>,
     }
 
@@ -646,7 +667,7 @@ mod tests {
             self.outcomes.borrow().get(job_id).map(|o| OutcomeFile {
                 job_id: job_id.into(),
                 attempt,
-                outcome: (*o).into(),
+                outcome: *o,
                 ..OutcomeFile::default()
             })
         }
@@ -720,7 +741,7 @@ args = { command = "true" }
 
         fake.outcomes
             .borrow_mut()
-            .insert(id(&plan, "a"), "succeeded");
+            .insert(id(&plan, "a"), Outcome::Succeeded);
         let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T2", true);
         assert_eq!(out.start, [1]);
         assert_eq!(
@@ -730,10 +751,10 @@ args = { command = "true" }
         );
         fake.outcomes
             .borrow_mut()
-            .insert(id(&plan, "b"), "succeeded");
+            .insert(id(&plan, "b"), Outcome::Succeeded);
         let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T3", true);
         assert!(out.events.contains(&Event::RunFinished));
-        assert_eq!(m.outcome.as_deref(), Some("succeeded"));
+        assert_eq!(m.outcome, Some(RunOutcome::Succeeded));
         assert_eq!(m.finished_at.as_deref(), Some("T3"));
     }
 
@@ -755,7 +776,9 @@ args = { command = "true" }
         let (plan, mut m) = setup(CHAIN);
         let fake = Fake::default();
         tick(&plan, &mut m, &fake, &mut LockTable::default(), "T1", true);
-        fake.late.borrow_mut().insert(id(&plan, "a"), "succeeded");
+        fake.late
+            .borrow_mut()
+            .insert(id(&plan, "a"), Outcome::Succeeded);
         fake.dead.borrow_mut().push(id(&plan, "a"));
         let out = tick(&plan, &mut m, &fake, &mut LockTable::default(), "T2", true);
         assert_eq!(
@@ -772,7 +795,7 @@ args = { command = "true" }
         let (plan, mut m) = setup(CHAIN);
         let fake = Fake::default();
         let mut locks = LockTable::default();
-        locks.add("repo", "shared", "some-other-job");
+        locks.add("repo", LockMode::Shared, "some-other-job");
         let out = tick(&plan, &mut m, &fake, &mut locks, "T1", true);
         assert!(out.start.is_empty());
         assert_eq!(m.nodes[0].status, Status::WaitingOnLocks);
@@ -794,19 +817,19 @@ args = { command = "true" }
     #[test]
     fn a_run_wide_lock_binds_other_runs_not_its_own_and_outlives_the_job() {
         let mut locks = LockTable::default();
-        locks.add_for_run("branch:main", "exclusive", "run-a-merge", "run-a");
+        locks.add_for_run("branch:main", LockMode::Exclusive, "run-a-merge", "run-a");
         // Released jobs keep a run-wide lock: it goes with the run.
         locks.release("run-a-merge");
         assert_eq!(
-            locks.conflict_in("branch:main", "exclusive", "run-a-other", "run-a"),
+            locks.conflict_in("branch:main", LockMode::Exclusive, "run-a-other", "run-a"),
             None
         );
         assert_eq!(
-            locks.conflict_in("branch:main", "exclusive", "run-b-merge", "run-b"),
+            locks.conflict_in("branch:main", LockMode::Exclusive, "run-b-merge", "run-b"),
             Some("run-a-merge")
         );
         assert_eq!(
-            locks.conflict_in("branch:dev", "exclusive", "run-b-merge", "run-b"),
+            locks.conflict_in("branch:dev", LockMode::Exclusive, "run-b-merge", "run-b"),
             None
         );
     }

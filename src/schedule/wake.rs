@@ -211,7 +211,7 @@ mod tests {
     use crate::compile::{PlanArtifact, PlanPrecondition, Trigger, assign_run_id, compile};
     use crate::schedule::{LockTable, Probe, tick_woken};
     use crate::store::{Manifest, OutcomeFile, ProcessId, Store};
-    use crate::template::parse_template;
+    use crate::template::{Outcome, parse_template};
 
     /// Jobs end only when the test says so, with the outcome their node's name asks for: a node
     /// named `bad…` fails.
@@ -227,9 +227,9 @@ mod tests {
                 job_id: job_id.into(),
                 attempt,
                 outcome: if job_id.contains("-bad") && attempt == 1 {
-                    "failed".into()
+                    Outcome::Failed
                 } else {
-                    "succeeded".into()
+                    Outcome::Succeeded
                 },
                 ..OutcomeFile::default()
             })
@@ -249,12 +249,12 @@ mod tests {
         let mut locks = LockTable::default();
         for (p, n) in plan.nodes.iter().zip(&m.nodes) {
             for lock in &p.locks {
-                if lock.scope.as_deref() == Some("run") {
+                if lock.run_wide() {
                     if n.status == Status::Running || n.started_at.is_some() {
-                        locks.add_for_run(&lock.key, &lock.mode, &n.job_id, &plan.run_id);
+                        locks.add_for_run(&lock.key, lock.mode, &n.job_id, &plan.run_id);
                     }
                 } else if n.status == Status::Running {
-                    locks.add(&lock.key, &lock.mode, &n.job_id);
+                    locks.add(&lock.key, lock.mode, &n.job_id);
                 }
             }
         }

@@ -13,6 +13,7 @@ pub mod guard;
 pub mod ids;
 mod payload;
 pub mod records;
+pub mod time;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -176,8 +177,7 @@ impl Store {
         }
         match guard::read_regular(&path) {
             Ok(bytes) => {
-                let m: Manifest =
-                    serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
+                let m = Manifest::parse(&bytes, &path)?;
                 check_manifest(&m, run_id).map_err(|e| corrupt(&path, e))?;
                 Ok(Some(m))
             }
@@ -376,6 +376,7 @@ impl Store {
             driver: None,
             after_runs: plan.after_runs.clone(),
             followed_by: Vec::new(),
+            extra: BTreeMap::new(),
         }
     }
 
@@ -499,7 +500,7 @@ impl Store {
         );
         metadata.insert("workflow_node_id".into(), json!(node.node_id));
         metadata.insert("workflow_node_attempt".into(), json!(state.attempts));
-        if let Some(outcome) = &state.outcome {
+        if let Some(outcome) = state.outcome {
             metadata.insert("workflow_node_outcome".into(), json!(outcome));
         }
         if let Some(class) = &node.executor_class {
@@ -583,8 +584,17 @@ impl Store {
                 // Removed since the folder was listed (`jobs gc`): gone, not corrupt.
                 Ok(None) => {}
                 Err(Error::Corrupt { message, .. }) => {
-                    bad.push((path.display().to_string(), message))
+                    bad.push((path.display().to_string(), format!("corrupt: {message}")))
                 }
+                // Skipped and named like a corrupt one: this vizier cannot tell what it says.
+                Err(Error::NewerRecord {
+                    version, supported, ..
+                }) => bad.push((
+                    path.display().to_string(),
+                    format!(
+                        "written by a newer vizier (version {version}; this vizier reads up to version {supported})"
+                    ),
+                )),
                 Err(e) => bad.push((
                     path.display().to_string(),
                     std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string()),

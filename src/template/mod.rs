@@ -90,7 +90,9 @@ pub struct ArtifactContract {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// What a run does after a failure no handler takes. Serialized (plans) as the template's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FailureMode {
     #[default]
     BlockDownstream,
@@ -172,23 +174,43 @@ impl std::fmt::Display for ArtifactRef {
     }
 }
 
-/// The three outcomes a route or a `produces` list can be keyed by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// How a job ended: the three outcomes a route or a `produces` list can be keyed by, and what a
+/// job's process records (`outcome.json`, the manifest's node `outcome`). A run's outcome is
+/// `store::RunOutcome`, a CI invocation's `ci::CiOutcome`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Succeeded,
+    /// Also what a record that does not say reads as: nothing says it succeeded.
+    #[default]
     Failed,
     Blocked,
 }
 
 impl Outcome {
     pub const ALL: [Outcome; 3] = [Outcome::Succeeded, Outcome::Failed, Outcome::Blocked];
+    pub const NAMES: [&'static str; 3] = ["succeeded", "failed", "blocked"];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Blocked => "blocked",
-        }
+        Self::NAMES[self as usize]
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -222,18 +244,32 @@ impl<T> PerOutcome<T> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum LockMode {
     Shared,
     Exclusive,
 }
 
 impl LockMode {
+    pub const NAMES: [&'static str; 2] = ["shared", "exclusive"];
+
+    pub fn parse(s: &str) -> Option<LockMode> {
+        [LockMode::Shared, LockMode::Exclusive]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            LockMode::Shared => "shared",
-            LockMode::Exclusive => "exclusive",
-        }
+        Self::NAMES[self as usize]
+    }
+}
+
+impl std::fmt::Display for LockMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -245,7 +281,10 @@ pub struct Lock {
     pub run_scope: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum GateKind {
     Approval,
     Script,
@@ -284,7 +323,10 @@ pub struct Gate {
     pub id: Option<Sp<String>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum RetryMode {
     Never,
     OnFailure,
@@ -364,6 +406,13 @@ impl Node {
     /// The identity row for this node's `uses`, if it is canonical.
     pub fn identity(&self) -> Option<&'static Identity> {
         self.uses.as_ref().and_then(|u| identity::lookup(&u.value))
+    }
+
+    /// Where a finding about this node's operation points: its `uses` value, else the node.
+    pub fn uses_span(&self) -> Span {
+        self.uses
+            .as_ref()
+            .map_or_else(|| self.span.clone(), |u| u.span.clone())
     }
 
     /// The file an `after` entry was written in.

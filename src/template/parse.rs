@@ -33,7 +33,7 @@ pub const NODE_FIELDS: &[&str] = &[
     "on",
     "preconditions",
 ];
-const OUTCOMES: &[&str] = &["succeeded", "failed", "blocked"];
+const OUTCOMES: &[&str] = &Outcome::NAMES;
 const GATE_FIELDS: &[&str] = &["kind", "script", "policy", "required", "auto_resolve", "id"];
 const GATE_POLICIES: &[&str] = &["block", "retry"];
 
@@ -399,11 +399,9 @@ fn read_node(w: &mut Walker<'_>, table: &DeTable<'_>, span: Span) -> Node {
                 .is_some_and(|s| s.value == "run");
             let key = required_string(w, t, "key", &span, "a lock");
             let mode = match get(t, "mode") {
-                Some(m) => match w.enumerated("lock mode", m, &["shared", "exclusive"]) {
-                    Some(s) if s.value == "shared" => Some(LockMode::Shared),
-                    Some(_) => Some(LockMode::Exclusive),
-                    None => None,
-                },
+                Some(m) => w
+                    .enumerated("lock mode", m, &LockMode::NAMES)
+                    .and_then(|s| LockMode::parse(&s.value)),
                 None => Some(LockMode::Exclusive),
             };
             if let (Some(key), Some(mode)) = (key, mode) {

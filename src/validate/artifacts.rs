@@ -47,11 +47,7 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template) {
         }
 
         let Some(row) = node.identity() else { continue };
-        let uses_span = node
-            .uses
-            .as_ref()
-            .map(|u| u.span.clone())
-            .unwrap_or(node.span.clone());
+        let uses_span = node.uses_span();
         let command = node.arg("command");
         let script = node.arg("script");
         match row.op {

@@ -140,11 +140,7 @@ pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
         }
 
         let Some(row) = node.identity() else { continue };
-        let uses_span = node
-            .uses
-            .as_ref()
-            .map(|u| u.span.clone())
-            .unwrap_or(node.span.clone());
+        let uses_span = node.uses_span();
         let has_command = node.arg("command").is_some();
         let has_script = node.arg("script").is_some();
         let gates_of = |kind: GateKind| {

@@ -18,6 +18,7 @@ mod init;
 mod jobs;
 mod kill_loop;
 mod liveness;
+mod manifest_model;
 mod ops_agent;
 mod ops_git;
 mod outputs;

@@ -16,20 +16,21 @@ use crate::support::*;
 fn openpty(cols: u16, rows: u16) -> (OwnedFd, OwnedFd) {
     let mut master = -1;
     let mut slave = -1;
-    let size = libc::winsize {
+    let mut size = libc::winsize {
         ws_row: rows,
         ws_col: cols,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: openpty writes two descriptors into the ints it is given and reads `size`.
+    // SAFETY: openpty writes two descriptors into the ints it is given and reads `size`. The
+    // pointers are `*mut` because macOS declares them so; Linux takes `*const`.
     let rc = unsafe {
         libc::openpty(
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
+            std::ptr::null_mut(),
+            &raw mut size,
         )
     };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());

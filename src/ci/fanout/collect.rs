@@ -85,7 +85,7 @@ pub fn collect(
                 }
             }
         }
-        m.outcome = Some(run_outcome(&plan, &m).to_owned());
+        m.outcome = Some(run_outcome(&plan, &m));
         m.finished_at = m
             .nodes
             .iter()

@@ -196,7 +196,7 @@ fn relative_inside(path: &str) -> bool {
 pub fn apply(m: &mut Manifest, i: usize, entry: &ManifestNode) {
     let node = &mut m.nodes[i];
     node.status = entry.status;
-    node.outcome = entry.outcome.clone();
+    node.outcome = entry.outcome;
     node.attempts = entry.attempts;
     node.exit_code = entry.exit_code;
     node.started_at = entry.started_at.clone();
