@@ -378,8 +378,10 @@ pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manif
         crate::runner::interrupt::install();
     }
     let _lock = store.lock()?;
-    store.assign_free_run_id(plan);
+    let sequence = store.assign_free_run_id(plan);
+    store.note_sequence(plan, sequence)?;
     let mut manifest = store.initial_manifest(plan, &store::now());
+    crate::schedule::initial_waits(plan, &mut manifest);
     if driven {
         manifest.driver = Some(crate::exec::hold_driver(store, &plan.run_id)?);
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run benchmarks (issue 4): a 1,000-node chain of `true`; a 4-node run in an empty store vs a store
 # holding 10,000 finished jobs; `jobs list` and `jobs schedule --format json` over 10,000 records.
+# Then (issue 17) every Goal and Keep line as ratios of medians from interleaved rounds (below).
 set -euo pipefail
 : "${VIZIER:?run through scripts/bench.sh}"
 command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 2; }
@@ -132,9 +133,45 @@ done
 mkdir -p "$work/makefan" "$work/ninjafan"
 make_fan 200 > "$work/makefan/Makefile"
 ninja_fan 200 > "$work/ninjafan/build.ninja"
+# Keep lines: a commit with vizier's pre-commit hook and no template staged against a bare commit
+# without it (as scripts/bench/hooks.sh sets them up); `jobs list` over the 10,000 jobs of
+# $work/chain above; `validate` of a 5,000-node chain against Python's tomllib parsing that file
+# (in-process parse time, interpreter start-up left out).
+commits=20
+for h in nohook vizierhook; do
+  mkdir -p "$work/$h/src"
+  git -C "$work/$h" init -q -b main
+  cp -r "$work/spawn/.vizier" "$work/$h/"
+  rm -rf "$work/$h/.vizier/jobs"
+  echo 0 > "$work/$h/src/f.txt"
+  git -C "$work/$h" add -A && git -C "$work/$h" commit -qm init
+done
+(cd "$work/vizierhook" && "$VIZIER" hooks install --hook pre-commit > /dev/null)
+mkdir -p "$work/validate5k/.vizier/workflow"
+chain 5000 > "$work/validate5k/.vizier/workflow/chain.toml"
+(cd "$work/validate5k" && "$VIZIER" validate > /dev/null) || { echo "the 5,000-node chain is not valid" >&2; exit 3; }
+python3 -c 'import tomllib' 2>/dev/null || { echo "python3 >= 3.11 (tomllib) is needed" >&2; exit 2; }
+commit_n() { # commit_n DIR: $commits commits of one changed file
+  local i
+  for ((i = 0; i < commits; i++)); do
+    date +%s%N > "$1/src/f.txt"
+    git -C "$1" add src/f.txt && git -C "$1" commit -qm change
+  done
+}
+tomllib_ms() { # appends "tomllib <ns>": the parse alone, timed inside Python
+  python3 - "$work/validate5k/.vizier/workflow/chain.toml" >> "$times" <<'PY'
+import sys, time, tomllib
+data = open(sys.argv[1], "rb").read().decode()
+start = time.perf_counter_ns()
+tomllib.loads(data)
+print("tomllib", time.perf_counter_ns() - start)
+PY
+}
+
 # A store holding $store_runs earlier runs of `four` (fsync off while filling: only the measured
 # runs pay for durability).
 (cd "$work/full2k" && for _ in $(seq 1 "$store_runs"); do VIZIER_FSYNC=0 "$VIZIER" run four > /dev/null; done)
+sync # what the unsynced filling left in the page cache is not flushed by the measured runs
 
 times="$work/times.txt"
 : > "$times"
@@ -167,11 +204,16 @@ for round in $(seq 1 "$rounds"); do
   rm -rf "$work/spawn/.vizier/jobs"
   clock fourempty sh -c "cd '$work/spawn' && '$VIZIER' run four"
   clock fourfull sh -c "cd '$work/full2k' && '$VIZIER' run four"
+  clock commitbare commit_n "$work/nohook"
+  clock commitvizier commit_n "$work/vizierhook"
+  clock jobslist sh -c "cd '$work/chain' && '$VIZIER' jobs list"
+  clock validate5k sh -c "cd '$work/validate5k' && '$VIZIER' validate"
+  tomllib_ms
 done
 echo
-python3 - "$times" "$big" "$store_runs" <<'PY'
+python3 - "$times" "$big" "$store_runs" "$commits" "$jobs" <<'PY'
 import statistics, sys
-times, big, store_runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+times, big, store_runs, commits, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 runs = {}
 for line in open(times):
     name, ns = line.split()
@@ -191,6 +233,9 @@ rows = [
     ("200 independent + join: vizier / make -j2", "%s / %s" % (ms("vizierfan"), ms("makefan")), ratio("vizierfan", "makefan"), "<= 3x"),
     ("  against ninja -j2", ms("ninjafan"), ratio("vizierfan", "ninjafan"), ""),
     ("4-node run, store of %d earlier runs / empty store" % store_runs, "%s / %s" % (ms("fourfull"), ms("fourempty")), ratio("fourfull", "fourempty"), "<= 1.1x"),
+    ("keep: commit, vizier hook, no template staged / no hook", "%.1f / %.1f ms" % (med["commitvizier"] / commits, med["commitbare"] / commits), "%s, +%.1f ms" % (ratio("commitvizier", "commitbare"), (med["commitvizier"] - med["commitbare"]) / commits), "+<= 3 ms"),
+    ("keep: jobs list over %d jobs" % jobs, ms("jobslist"), "", "<= 80 ms"),
+    ("keep: validate 5,000 nodes / tomllib parsing the file", "%s / %s" % (ms("validate5k"), ms("tomllib")), ratio("validate5k", "tomllib"), "<= 0.5x"),
 ]
 print("| %-58s | %-22s | %-13s | %-9s |" % ("measure (medians of interleaved rounds)", "result", "ratio", "target"))
 print("|%s|%s|%s|%s|" % ("-" * 60, "-" * 24, "-" * 15, "-" * 11))

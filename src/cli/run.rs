@@ -1,6 +1,5 @@
 //! `vizier run`: validate, compile, materialize, then drive the run in the foreground.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use super::Output;
@@ -166,7 +165,7 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
             plan.nodes.len()
         ));
     }
-    let mut seen: HashMap<usize, (Status, u32)> = HashMap::new();
+    let mut seen: Vec<Option<(Status, u32)>> = Vec::new();
     // On a terminal, a status line under the node lines is redrawn as the run moves.
     let live = text && out.is_terminal();
     let final_manifest = runner::drive(&store, &plan.run_id, &mut |m: &Manifest| {
@@ -367,16 +366,18 @@ fn status_line(m: &Manifest, elapsed: std::time::Duration) -> String {
     line
 }
 
-/// One line per node start and finish, found by comparing with what was printed before.
-fn report_changes(m: &Manifest, seen: &mut HashMap<usize, (Status, u32)>) -> String {
+/// One line per node start and finish, found by comparing with what was printed before (a flat
+/// array: this runs after every tick, so a node that did not change costs one comparison).
+fn report_changes(m: &Manifest, seen: &mut Vec<Option<(Status, u32)>>) -> String {
     let mut text = String::new();
-    for (i, node) in m.nodes.iter().enumerate() {
+    seen.resize(m.nodes.len(), None);
+    for (node, seen) in m.nodes.iter().zip(seen.iter_mut()) {
         let now = (node.status, node.attempts);
-        let before = seen.get(&i).copied();
+        let before = *seen;
         if before == Some(now) {
             continue;
         }
-        seen.insert(i, now);
+        *seen = Some(now);
         if let Some((Status::Running, old)) = before
             && node.attempts > old
         {

@@ -23,7 +23,7 @@ use crate::compile::{Plan, PlanArtifact, PlanPrecondition};
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::ops::{self, OpContext, OpResult};
-use crate::schedule::{self, LockTable, OtherRun, Probe};
+use crate::schedule::{self, Dependents, LockTable, OtherRun, Probe, Wake};
 use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
 use crate::template::Outcome;
 pub use crate::workspace::inside_root;
@@ -136,6 +136,34 @@ pub struct Cache {
     flushed: HashMap<String, Instant>,
     /// Runs whose job folders this process has checked (see [`Store::check_job_dir`]).
     checked: HashSet<String>,
+    /// What a driver's ticks need to look at only what changed (`schedule::wake`): each run's
+    /// dependents, the nodes whose processes ended since its last tick, and when it last had a
+    /// full pass.
+    wake: WakeState,
+}
+
+/// A foreground driver ticks after each of its children ends; such a tick looks only at the
+/// nodes that ended and what their changes reach. A full pass is made when something outside the
+/// tick may have changed: the run's manifest was written by another process (a person's retry,
+/// cancel or approval), another active run changed or ended (locks, `--after`), a tick started
+/// nothing it meant to (a failed spawn), a poll found no child ended — and at least this often,
+/// for what no file tells (a precondition on git state).
+const FULL_PASS_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct WakeState {
+    dependents: HashMap<String, Arc<Dependents>>,
+    ended: HashMap<String, Vec<usize>>,
+    full_at: HashMap<String, Instant>,
+    want_full: HashSet<String>,
+    /// Runs whose manifest this process read from the file (not from its own copy) since their
+    /// last tick.
+    reread: HashSet<String>,
+    /// The other active runs and what their manifests looked like at the last tick.
+    others: Vec<(String, Option<Fingerprint>)>,
+    /// Tests: no full pass but for a change seen in the store (`VIZIER_FAILPOINT=
+    /// driver-no-fallback-pass`), so a missed wake-up shows.
+    no_fallback: bool,
 }
 
 /// Identity of a version of a file, from `lstat`: device, inode, size, and the modification and
@@ -164,6 +192,37 @@ fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
 }
 
 impl Cache {
+    /// A cache for a foreground driver.
+    pub fn for_driver() -> Cache {
+        let mut cache = Cache::default();
+        cache.wake.no_fallback = store::failpoint_set("driver-no-fallback-pass");
+        cache
+    }
+
+    /// The process of node `index` of `run_id` ended: the next tick looks at it.
+    pub fn ended(&mut self, run_id: &str, index: usize) {
+        self.wake
+            .ended
+            .entry(run_id.to_owned())
+            .or_default()
+            .push(index);
+    }
+
+    /// The next tick of `run_id` looks at every node (unless fallback passes are off for a test).
+    pub fn want_full(&mut self, run_id: &str) {
+        if !self.wake.no_fallback {
+            self.wake.want_full.insert(run_id.to_owned());
+        }
+    }
+
+    fn dependents(&mut self, run_id: &str, plan: &Plan) -> Arc<Dependents> {
+        self.wake
+            .dependents
+            .entry(run_id.to_owned())
+            .or_insert_with(|| Arc::new(Dependents::of(plan)))
+            .clone()
+    }
+
     fn plan(&mut self, store: &Store, run_id: &str) -> Result<Arc<Plan>> {
         if !self.plans.contains_key(run_id) {
             let plan = store.load_plan(run_id)?;
@@ -196,6 +255,7 @@ impl Cache {
         // Changed by someone else (or never seen): whatever this process had not written yet is
         // superseded by the file, and rebuilt from the outcome files and claims.
         self.pending.remove(run_id);
+        self.wake.reread.insert(run_id.to_owned());
         let bytes = match store::guard::read_regular(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -269,6 +329,8 @@ pub struct TickReport {
     pub runs: Vec<Manifest>,
     /// Processes it started (a driver waits on them).
     pub children: Vec<std::process::Child>,
+    /// The run and node index of each of `children`, in the same order.
+    pub started: Vec<(String, usize)>,
     /// Problems with individual runs that did not stop the tick (a corrupt manifest, say).
     pub warnings: Vec<String>,
     /// The manifest bytes this tick wrote, by run id.
@@ -332,7 +394,10 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 continue;
             }
         };
-        if let Err(message) = store::check_run(&plan, &m) {
+        // A manifest this process read from the file is checked against its plan; its own copy
+        // (from a tick that checked it) keeps the plan's nodes.
+        let checked = cache.checked.contains(run_id) && !cache.wake.reread.contains(run_id);
+        if !checked && let Err(message) = store::check_run(&plan, &m) {
             report.warnings.push(format!(
                 "skipping run {run_id}: `{}` is corrupt: {message}",
                 store.manifest_path(run_id).display()
@@ -344,7 +409,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         if let Some(e) = m
             .nodes
             .iter()
-            .filter(|_| !cache.checked.contains(run_id))
+            .take(if cache.checked.contains(run_id) {
+                0
+            } else {
+                usize::MAX
+            })
             .find_map(|n| store.check_job_dir(&n.job_id).err())
         {
             report.warnings.push(format!(
@@ -359,6 +428,19 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
     for (m, plan) in &manifests {
         add_locks(&mut locks, plan, m);
     }
+    // Another active run that changed (or started, or ended) may free a lock or end a run
+    // some node waits for: a driver's tick then looks at every node.
+    let own = match scope {
+        Scope::Driver(own) | Scope::Part(own, _) => Some(own),
+        Scope::Undriven => None,
+    };
+    let others: Vec<(String, Option<Fingerprint>)> = active
+        .iter()
+        .filter(|r| Some(r.as_str()) != own)
+        .map(|r| (r.clone(), cache.seen.get(r).copied()))
+        .collect();
+    let others_changed = others != cache.wake.others;
+    cache.wake.others = others;
     let probe = StoreProbe { store };
     let now = store::now();
     let mut batch = Batch::default();
@@ -374,7 +456,31 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             Scope::Part(_, only) => Some(only),
             _ => None,
         };
-        let out = schedule::tick_only(&plan, &mut m, &probe, &mut locks, &now, may_start, only);
+        let run_id = m.run_id.clone();
+        let ended = cache.wake.ended.remove(&run_id).unwrap_or_default();
+        let reread = cache.wake.reread.remove(&run_id);
+        let full = own.is_none()
+            || reread
+            || others_changed
+            || cache.wake.want_full.remove(&run_id)
+            || cache
+                .wake
+                .full_at
+                .get(&run_id)
+                .is_none_or(|t| !cache.wake.no_fallback && t.elapsed() >= FULL_PASS_EVERY);
+        let out = if full {
+            cache.wake.full_at.insert(run_id.clone(), Instant::now());
+            schedule::tick_only(&plan, &mut m, &probe, &mut locks, &now, may_start, only)
+        } else {
+            let dependents = cache.dependents(&run_id, &plan);
+            let wake = Wake::Nodes {
+                nodes: &ended,
+                dependents: &dependents,
+            };
+            schedule::tick_woken(
+                &plan, &mut m, &probe, &mut locks, &now, may_start, only, wake,
+            )
+        };
         if let Some(e) = out
             .start
             .iter()
@@ -421,8 +527,11 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 Ok(child) => {
                     m.nodes[i].process = Some(exec::process_id(child.id()));
                     report.children.push(child);
+                    report.started.push((run_id.clone(), i));
                 }
                 Err(e) => {
+                    // Decided outside the scheduler: the next tick looks at everything.
+                    cache.wake.want_full.insert(run_id.clone());
                     let n = &mut m.nodes[i];
                     n.status = Status::Failed;
                     n.outcome = Some(Outcome::Failed);
@@ -701,8 +810,8 @@ fn drive_scope(
     only: Option<&[bool]>,
     observe: &mut dyn FnMut(&Manifest),
 ) -> Result<Manifest> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let mut cache = Cache::default();
+    let (tx, rx) = mpsc::channel::<(String, usize)>();
+    let mut cache = Cache::for_driver();
     let scope = match only {
         Some(only) => Scope::Part(run_id, only),
         None => Scope::Driver(run_id),
@@ -717,11 +826,11 @@ fn drive_scope(
         }
         store::delay_point("driver-before-tick", 300);
         let mut report = tick(store, scope, &mut cache)?;
-        for mut child in report.children {
+        for (mut child, node) in report.children.into_iter().zip(report.started) {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 let _ = child.wait();
-                let _ = tx.send(());
+                let _ = tx.send(node);
             });
         }
         let mut manifest = None;
@@ -753,7 +862,13 @@ fn drive_scope(
         }
         let written = report.written.remove(run_id);
         cache.remember(manifest, written);
-        let _ = rx.recv_timeout(Duration::from_millis(100));
-        while rx.try_recv().is_ok() {}
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok((run, i)) => cache.ended(&run, i),
+            // Nothing of this run ended: what changed, if anything, came from outside.
+            Err(_) => cache.want_full(run_id),
+        }
+        while let Ok((run, i)) = rx.try_recv() {
+            cache.ended(&run, i);
+        }
     }
 }

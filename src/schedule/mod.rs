@@ -16,6 +16,10 @@ use crate::store::{
 };
 use crate::template::{FailureMode, LockMode, Outcome};
 
+pub mod wake;
+use wake::Worklist;
+pub use wake::{Dependents, Wake, initial_waits};
+
 /// What the scheduler needs to know about the world.
 pub trait Probe {
     /// The outcome the job's process recorded for this attempt, if it finished.
@@ -161,13 +165,30 @@ pub fn tick_only(
     may_start: bool,
     only: Option<&[bool]>,
 ) -> TickOutput {
+    tick_woken(plan, m, probe, locks, now, may_start, only, Wake::All)
+}
+
+/// [`tick_only`] looking only at what `wake` names and what their changes reach (see
+/// [`wake`]): the same decisions as a full pass when nothing else changed since the last tick.
+#[allow(clippy::too_many_arguments)]
+pub fn tick_woken(
+    plan: &Plan,
+    m: &mut Manifest,
+    probe: &dyn Probe,
+    locks: &mut LockTable,
+    now: &str,
+    may_start: bool,
+    only: Option<&[bool]>,
+    wake: Wake<'_>,
+) -> TickOutput {
     let mut out = TickOutput::default();
     if m.is_finished() {
         return out;
     }
+    let mut work = Worklist::new(plan.nodes.len(), wake);
     loop {
         let mut progress = false;
-        for i in 0..plan.nodes.len() {
+        while let Some(i) = work.next() {
             if only.is_some_and(|only| !only[i]) {
                 continue;
             }
@@ -179,12 +200,12 @@ pub fn tick_only(
                 let job_id = m.nodes[i].job_id.clone();
                 let attempt = m.nodes[i].attempts;
                 if let Some(outcome) = probe.outcome(&job_id, attempt) {
-                    finish(plan, m, locks, i, outcome, now, &mut out);
+                    finish_woken(plan, m, locks, i, outcome, now, &mut out, &mut work);
                     progress = true;
                 } else if !probe.alive(&job_id, attempt, m.nodes[i].process.as_ref()) {
                     // It may have recorded its outcome and exited between the two looks.
                     if let Some(outcome) = probe.outcome(&job_id, attempt) {
-                        finish(plan, m, locks, i, outcome, now, &mut out);
+                        finish_woken(plan, m, locks, i, outcome, now, &mut out, &mut work);
                         progress = true;
                         continue;
                     }
@@ -199,7 +220,7 @@ pub fn tick_only(
                         )),
                         ..OutcomeFile::default()
                     };
-                    finish(plan, m, locks, i, vanished, now, &mut out);
+                    finish_woken(plan, m, locks, i, vanished, now, &mut out, &mut work);
                     progress = true;
                 }
                 continue;
@@ -219,6 +240,7 @@ pub fn tick_only(
                         node.wait_reason = Some(why);
                         out.changed.insert(i);
                         out.events.push(Event::Waiting(i));
+                        work.changed(i, &m.nodes);
                     }
                 }
                 Decision::End(status, why) => {
@@ -231,6 +253,7 @@ pub fn tick_only(
                     out.changed.insert(i);
                     out.events.push(Event::Finished(i));
                     progress = true;
+                    work.changed(i, &m.nodes);
                 }
                 Decision::Start if may_start => {
                     inherit_context(plan, m, i);
@@ -250,11 +273,12 @@ pub fn tick_only(
                     out.start.push(i);
                     out.events.push(Event::Started(i));
                     progress = true;
+                    work.changed(i, &m.nodes);
                 }
                 Decision::Start => {}
             }
         }
-        if !progress {
+        if !progress || !work.next_pass() {
             break;
         }
     }
@@ -280,6 +304,27 @@ pub fn run_outcome(plan: &Plan, m: &Manifest) -> RunOutcome {
         RunOutcome::Succeeded
     } else {
         RunOutcome::Failed
+    }
+}
+
+/// [`finish`], then wakes what the change reaches: the node's dependents, and the nodes its
+/// loop-backs put back to `queued`.
+#[allow(clippy::too_many_arguments)]
+fn finish_woken(
+    plan: &Plan,
+    m: &mut Manifest,
+    locks: &mut LockTable,
+    i: usize,
+    outcome: OutcomeFile,
+    now: &str,
+    out: &mut TickOutput,
+    work: &mut Worklist<'_>,
+) {
+    let requeued = out.requeued.len();
+    finish(plan, m, locks, i, outcome, now, out);
+    work.changed(i, &m.nodes);
+    for &j in &out.requeued[requeued..] {
+        work.requeued(j, &m.nodes);
     }
 }
 

@@ -27,3 +27,14 @@ pub fn delay_point(name: &str, ms: u64) {
     #[cfg(not(feature = "failpoints"))]
     let _ = (name, ms);
 }
+
+/// Whether `VIZIER_FAILPOINT` names `name` (only with `failpoints`): a switch for tests.
+pub fn failpoint_set(name: &str) -> bool {
+    #[cfg(feature = "failpoints")]
+    return std::env::var("VIZIER_FAILPOINT").is_ok_and(|v| v.split(',').any(|p| p == name));
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+        false
+    }
+}

@@ -53,6 +53,9 @@ pub fn collect(
         })?;
         removed += 1;
     }
+    if removed > 0 {
+        store.forget_sequences();
+    }
     Ok(Collected {
         removed,
         kept: finished.len() - removed,

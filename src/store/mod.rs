@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 pub use atomic::{Batch, write_atomic};
-pub use failpoint::{delay_point, failpoint};
+pub use failpoint::{delay_point, failpoint, failpoint_set};
 pub use payload::{Payload, read_payload};
 pub use records::*;
 
@@ -247,22 +247,28 @@ impl Store {
 
     /// The first sequence number whose run id is not in the store yet; returns it.
     ///
-    /// The names in `runs/` and `plans/` are listed once and the sequence is probed in memory: a
-    /// store holding thousands of earlier runs of the same template costs two folder reads, not
-    /// two file lookups per earlier run.
+    /// `plans/.next-<first run id>` notes a sequence number below which every run id of this
+    /// template, params and trigger is taken ([`Store::note_sequence`] writes it): the probe
+    /// starts there, so a store holding thousands of earlier runs of the same template costs a
+    /// file read and two lookups, not one hash per earlier run. Runs leave the store only through
+    /// `jobs gc`, which removes the notes. Without a note, the names in `runs/` and `plans/` are
+    /// listed once and the sequence is probed in memory from 0.
     pub fn assign_free_run_id(&self, plan: &mut Plan) -> u64 {
+        let noted = self.noted_sequence(plan);
         let mut taken = std::collections::HashSet::new();
-        for dir in ["runs", "plans"] {
-            if let Ok(entries) = std::fs::read_dir(self.dir.join(dir)) {
-                for entry in entries.filter_map(|e| e.ok()) {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if let Some(run_id) = name.strip_suffix(".json") {
-                        taken.insert(run_id.to_owned());
+        if noted.is_none() {
+            for dir in ["runs", "plans"] {
+                if let Ok(entries) = std::fs::read_dir(self.dir.join(dir)) {
+                    for entry in entries.filter_map(|e| e.ok()) {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        if let Some(run_id) = name.strip_suffix(".json") {
+                            taken.insert(run_id.to_owned());
+                        }
                     }
                 }
             }
         }
-        let mut sequence = 0;
+        let mut sequence = noted.unwrap_or(0);
         loop {
             let run_id = crate::compile::run_id(
                 &plan.template.policy_snapshot_hash,
@@ -278,6 +284,63 @@ impl Store {
                 return sequence;
             }
             sequence += 1;
+        }
+    }
+
+    /// Where the sequence note of a plan's template, params and trigger lives.
+    fn sequence_note(&self, plan: &Plan) -> PathBuf {
+        let first = crate::compile::run_id(
+            &plan.template.policy_snapshot_hash,
+            &plan.params,
+            &plan.trigger,
+            0,
+        );
+        self.dir.join("plans").join(format!(".next-{first}"))
+    }
+
+    fn noted_sequence(&self, plan: &Plan) -> Option<u64> {
+        let bytes = guard::read_regular(&self.sequence_note(plan)).ok()?;
+        std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
+    }
+
+    /// Notes that every sequence number below `sequence` is taken for this plan's template,
+    /// params and trigger (call under the lock, with the sequence [`Store::assign_free_run_id`]
+    /// found). A note is a hint, not a record: it is renamed into place without an fsync, and a
+    /// note lost or torn by a crash (a shorter number, or none) only makes the next probe start
+    /// lower.
+    pub fn note_sequence(&self, plan: &Plan, sequence: u64) -> Result<()> {
+        if sequence == 0 || self.noted_sequence(plan) == Some(sequence) {
+            return Ok(());
+        }
+        self.check_links()?;
+        let dir = self.dir.join("plans");
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = self.sequence_note(plan);
+        let swap = dir.join(format!(
+            "{}.swap",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or(".next")
+        ));
+        let write = || -> std::io::Result<()> {
+            let _ = std::fs::remove_file(&swap);
+            let mut file = guard::create_nofollow(&swap, false)?;
+            std::io::Write::write_all(&mut file, sequence.to_string().as_bytes())?;
+            std::fs::rename(&swap, &path)
+        };
+        write().map_err(|source| Error::Write { path, source })
+    }
+
+    /// Removes every sequence note (`jobs gc` does, when it removes runs: a sequence below a
+    /// note may be free again). Call under the lock.
+    pub fn forget_sequences(&self) {
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("plans")) {
+            for entry in entries.filter_map(|e| e.ok()) {
+                if entry.file_name().to_string_lossy().starts_with(".next-") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
         }
     }
 

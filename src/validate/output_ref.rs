@@ -57,8 +57,16 @@ pub(super) fn success_upstream(graph: &Graph, index: usize) -> HashSet<usize> {
 
 pub fn check(ctx: &mut Ctx<'_>, template: &Template, graph: &Graph) {
     for (index, node) in template.nodes.iter().enumerate() {
-        let upstream = success_upstream(graph, index);
-        if !args_are_shell(node) {
+        // Walked only for a node whose args hold a reference: walking every node's upstream made
+        // a chain of N nodes cost O(N²) to validate (and to run).
+        let shell = args_are_shell(node);
+        let referring = !shell && node.args.iter().any(|(_, v)| !refs_in(&v.value).is_empty());
+        let upstream = if referring {
+            success_upstream(graph, index)
+        } else {
+            HashSet::new()
+        };
+        if !shell {
             for (_, value) in &node.args {
                 check_value(
                     ctx, template, graph, node, &upstream, node.file, value, false,
