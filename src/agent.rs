@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::exec;
+use crate::process;
 
 /// The exit code recorded for an agent stopped by its timeout (as `timeout(1)` uses).
 pub const TIMEOUT_EXIT: i32 = 124;
@@ -171,7 +171,7 @@ fn wait(child: &mut Child, deadline: Instant) -> Result<Ending> {
     let mut pause = Duration::from_millis(1);
     loop {
         if let Some(status) = child.try_wait().map_err(wait_error)? {
-            return Ok(Ending::Exited(exec::exit_code(status)));
+            return Ok(Ending::Exited(process::exit_code(status)));
         }
         if STOP.load(Ordering::SeqCst) {
             stop(child, CANCEL_GRACE)?;
@@ -190,7 +190,7 @@ fn wait(child: &mut Child, deadline: Instant) -> Result<Ending> {
 /// TERM to the agent's group, KILL to whatever of it is left after `grace`, then reap the agent.
 fn stop(child: &mut Child, grace: Duration) -> Result<()> {
     let group = child.id();
-    exec::signal_group(group, libc::SIGTERM);
+    process::signal_group(group, libc::SIGTERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if child.try_wait().map_err(wait_error)?.is_some() {
@@ -199,7 +199,7 @@ fn stop(child: &mut Child, grace: Duration) -> Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Also when the leader is gone: its children may have ignored TERM.
-    exec::signal_group(group, libc::SIGKILL);
+    process::signal_group(group, libc::SIGKILL);
     child.wait().map_err(wait_error)?;
     Ok(())
 }
@@ -223,7 +223,7 @@ impl StdoutLog {
         Self::of(std::io::stdout().as_fd())
     }
 
-    /// The job's stdout log is opened for reading too (`exec::spawn_job`), so a duplicate of the
+    /// The job's stdout log is opened for reading too (`process::spawn_job`), so a duplicate of the
     /// descriptor reads it back with `pread`: plain POSIX, no `/proc/self/fd`. A stdout that is not
     /// readable (opened write-only by someone else) gives `None`, as a pipe or a terminal does.
     fn of(fd: std::os::fd::BorrowedFd<'_>) -> Option<StdoutLog> {
@@ -254,7 +254,7 @@ mod stdout_log_tests {
     use super::*;
     use std::fs::OpenOptions;
 
-    /// The POSIX read-back of stdout, on a log opened as `exec::spawn_job` opens it.
+    /// The POSIX read-back of stdout, on a log opened as `process::spawn_job` opens it.
     #[test]
     fn a_readable_append_log_gives_back_what_was_appended_and_a_write_only_one_nothing() {
         let dir = tempfile::tempdir().unwrap();
@@ -416,11 +416,11 @@ mod tests {
             .parse()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while exec::alive(&exec::process_id(pid)) && Instant::now() < deadline {
+        while process::alive(&process::process_id(pid)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(
-            !exec::alive(&exec::process_id(pid)),
+            !process::alive(&process::process_id(pid)),
             "grandchild {pid} survived"
         );
     }

@@ -383,7 +383,7 @@ pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manif
     let mut manifest = store.initial_manifest(plan, &store::now());
     crate::schedule::initial_waits(plan, &mut manifest);
     if driven {
-        manifest.driver = Some(crate::exec::hold_driver(store, &plan.run_id)?);
+        manifest.driver = Some(crate::process::hold_driver(store, &plan.run_id)?);
     }
     store.materialize(plan, &manifest)?;
     // The dependency is recorded on both sides: the runs waited for list this one.

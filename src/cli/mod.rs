@@ -131,7 +131,7 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
 }
 
 /// The exact arguments a tick starts a job's process with (`__workflow-node --job-id <id>`,
-/// `exec::spawn_job`), recognised without clap; any other spelling goes through clap as usual.
+/// `process::spawn_job`), recognised without clap; any other spelling goes through clap as usual.
 fn job_process_args(argv: &[OsString]) -> Option<args::WorkflowNodeArgs> {
     let [_, sub, flag, job_id] = argv else {
         return None;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use super::context::{safe_name, write_file};
 use super::git_cmd;
 use super::plan_persist::PLANS_DIR;
-use super::run_state::{safe_name, write_file};
 use super::{OpContext, OpResult};
 use crate::workspace::resolve_inside;
 

@@ -11,10 +11,10 @@
 
 use serde_json::json;
 
+use super::context::safe_name;
 use super::git_cmd;
 use super::git_integrate_plan_branch::{complete, conflicted_dir, quoted};
 use super::merge_sentinel::{self, Sentinel};
-use super::run_state::safe_name;
 use super::{OpContext, OpResult};
 
 pub fn run(ctx: &OpContext<'_>) -> OpResult {
@@ -90,7 +90,7 @@ fn resolve(ctx: &OpContext<'_>) -> Result<OpResult, String> {
             env.push(("VIZIER_MERGE_SLUG".into(), s.slug.clone()));
             let (code, resolver) = match script {
                 Some(script) => (
-                    crate::exec::run_shell(script, &dir, &env).map_err(|e| e.to_string())?,
+                    crate::process::run_shell(script, &dir, &env).map_err(|e| e.to_string())?,
                     "the resolver script",
                 ),
                 // No script: the configured agent resolves, in the conflicted work tree.

@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::context::{WORKTREES_DIR, WorktreeClaim, safe_name, slug_of_branch};
 use super::git_cmd::{self, same_path};
 use super::merge_sentinel::{self, SENTINEL_DIR, Sentinel};
-use super::run_state::{WORKTREES_DIR, WorktreeClaim, safe_name, slug_of_branch};
 use super::worktree_cleanup::remove_worktree;
 use super::{OpContext, OpResult};
 use crate::store::{Store, to_json, write_atomic};
@@ -324,10 +324,10 @@ fn land(
     // The `cicd` gate's script: CI that must pass on the merged result before it lands.
     if let Some(script) = ctx.cicd_gate_script() {
         let mut env = ctx.env.clone();
-        env.retain(|(k, _)| k != crate::exec::ROOT_ENV);
+        env.retain(|(k, _)| k != crate::process::ROOT_ENV);
         env.extend([
             (
-                crate::exec::ROOT_ENV.to_owned(),
+                crate::process::ROOT_ENV.to_owned(),
                 landing.dir.display().to_string(),
             ),
             ("VIZIER_MERGE_COMMIT".to_owned(), commit.to_owned()),
@@ -335,7 +335,7 @@ fn land(
             ("VIZIER_MERGE_TARGET".to_owned(), req.target.clone()),
             ("VIZIER_MERGE_TARGET_BEFORE".to_owned(), before.to_owned()),
         ]);
-        let code = match crate::exec::run_shell(script, landing.dir, &env) {
+        let code = match crate::process::run_shell(script, landing.dir, &env) {
             Ok(code) => code,
             Err(e) => {
                 drop_worktree(ctx, &root, &rel);

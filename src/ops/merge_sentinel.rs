@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::run_state::safe_name;
+use super::context::safe_name;
 use super::{OpContext, OpResult};
 use crate::store::{Store, to_json, write_atomic};
 use crate::workspace::resolve_inside;

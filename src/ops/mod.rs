@@ -7,6 +7,7 @@ mod agent_invoke;
 mod build_materialize_step;
 pub mod changed_files;
 mod command_run;
+mod context;
 mod gate_approval;
 mod gate_cicd;
 mod gate_conflict_resolution;
@@ -20,7 +21,6 @@ mod patch_pipeline;
 mod plan_persist;
 mod prompt_resolve;
 mod run_clean;
-mod run_state;
 mod terminal;
 mod worktree_cleanup;
 mod worktree_prepare;
@@ -74,7 +74,7 @@ impl OpContext<'_> {
 
     /// Runs shell text in the execution root with the job's environment.
     pub fn shell(&self, text: &str) -> Result<i32, String> {
-        crate::exec::run_shell(text, &self.execution_root, &self.env).map_err(|e| e.to_string())
+        crate::process::run_shell(text, &self.execution_root, &self.env).map_err(|e| e.to_string())
     }
 }
 

@@ -5,8 +5,8 @@
 
 use serde_json::json;
 
+use super::context::{safe_name, write_file};
 use super::git_cmd;
-use super::run_state::{safe_name, write_file};
 use super::{OpContext, OpResult};
 use crate::workspace::resolve_inside;
 

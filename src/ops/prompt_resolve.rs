@@ -114,7 +114,7 @@ fn from_command(ctx: &OpContext<'_>) -> Result<String, OpResult> {
             ));
         }
     };
-    let (code, stdout) = crate::exec::run_shell_capture(text, &ctx.execution_root, &ctx.env)
+    let (code, stdout) = crate::process::run_shell_capture(text, &ctx.execution_root, &ctx.env)
         .map_err(|e| OpResult::failed(super::error_chain(&e)))?;
     // The log shows what the agent will be asked, as if the command had written it there.
     let mut log = std::io::stdout();

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::context::{WorktreeClaim, is_worktree_path};
 use super::git_cmd::{self, same_path};
 use super::merge_sentinel;
-use super::run_state::{WorktreeClaim, is_worktree_path};
 use super::worktree_cleanup::remove_worktree;
 use crate::error::{Error, Result};
 use crate::store::{Manifest, Store};

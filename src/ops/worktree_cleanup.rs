@@ -15,9 +15,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::context::{WorktreeClaim, is_worktree_path};
 use super::git_cmd::{self, same_path};
 use super::merge_sentinel;
-use super::run_state::{WorktreeClaim, is_worktree_path};
 use super::{OpContext, OpResult};
 use crate::store::{Manifest, Store};
 use crate::workspace::resolve_inside;

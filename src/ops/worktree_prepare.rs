@@ -8,8 +8,8 @@
 
 use serde_json::json;
 
+use super::context::{WORKTREES_DIR, WorktreeClaim, safe_name};
 use super::git_cmd::{self, same_path};
-use super::run_state::{WORKTREES_DIR, WorktreeClaim, safe_name};
 use super::{OpContext, OpResult};
 use crate::workspace::resolve_inside;
 

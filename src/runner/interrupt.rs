@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::exec;
+use crate::process;
 use crate::store::{self, Manifest, Status, Store};
 
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
@@ -75,7 +75,7 @@ pub fn cancel_run(store: &Store, run_id: &str, signal: i32) -> Result<Manifest> 
         }
         if n.status == Status::Running {
             groups.extend(n.process.iter().map(|p| p.pid));
-            groups.extend(exec::claimant(store, &n.job_id, n.attempts).map(|p| p.pid));
+            groups.extend(process::claimant(store, &n.job_id, n.attempts).map(|p| p.pid));
             n.reason = Some(format!("interrupted by {name}: the run was stopped"));
         } else {
             n.reason = Some(format!(
@@ -89,7 +89,7 @@ pub fn cancel_run(store: &Store, run_id: &str, signal: i32) -> Result<Manifest> 
         n.finished_at = Some(now.clone());
         changed.push(i);
     }
-    exec::orphans::stop_orphans(&groups);
+    process::orphans::stop_orphans(&groups);
     // Let the stopped processes' waiters see them go before the record says so.
     std::thread::sleep(Duration::from_millis(10));
     m.outcome = Some(crate::store::RunOutcome::Failed);

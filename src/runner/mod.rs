@@ -21,8 +21,8 @@ use serde_json::json;
 
 use crate::compile::{Plan, PlanArtifact, PlanPrecondition};
 use crate::error::{Error, Result};
-use crate::exec;
 use crate::ops::{self, OpContext, OpResult};
+use crate::process;
 use crate::schedule::{self, Dependents, LockTable, OtherRun, Probe, Wake};
 use crate::store::{self, Batch, Manifest, OutcomeFile, ProcessId, Status, Store, to_json};
 use crate::template::Outcome;
@@ -55,7 +55,7 @@ impl Probe for StoreProbe<'_> {
     fn alive(&self, job_id: &str, attempt: u32, recorded: Option<&ProcessId>) -> bool {
         // The claimant is the process really running the attempt; the recorded pid is who was
         // started, which may have lost the claim to a duplicate start.
-        exec::attempt_alive(self.store, job_id, attempt, recorded)
+        process::attempt_alive(self.store, job_id, attempt, recorded)
     }
 
     fn artifact_exists(&self, run_id: &str, artifact: &PlanArtifact) -> bool {
@@ -373,7 +373,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             Scope::Undriven => !m
                 .driver
                 .as_ref()
-                .is_some_and(|d| exec::driver_alive(store, run_id, d)),
+                .is_some_and(|d| process::driver_alive(store, run_id, d)),
         };
         if !in_scope {
             if m.nodes
@@ -499,10 +499,10 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         for (i, attempt, recorded) in &out.vanished {
             let job_id = &plan.nodes[*i].job_id;
             let mut groups: Vec<u32> = recorded.iter().map(|p| p.pid).collect();
-            groups.extend(exec::claimant(store, job_id, *attempt).map(|p| p.pid));
+            groups.extend(process::claimant(store, job_id, *attempt).map(|p| p.pid));
             // An agent runs in a group of its own, which the job noted while it ran.
             groups.extend(crate::agent::noted_group(&store.job_dir(job_id)));
-            exec::orphans::stop_orphans(&groups);
+            process::orphans::stop_orphans(&groups);
         }
         for &i in &out.requeued {
             let _ = std::fs::remove_file(store.outcome_path(&plan.nodes[i].job_id));
@@ -516,7 +516,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 .unwrap_or(".")
                 .to_owned();
             let driven = matches!(scope, Scope::Driver(_) | Scope::Part(..));
-            match exec::spawn_job(
+            match process::spawn_job(
                 store,
                 &node.job_id,
                 &plan.run_id,
@@ -525,7 +525,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 driven,
             ) {
                 Ok(child) => {
-                    m.nodes[i].process = Some(exec::process_id(child.id()));
+                    m.nodes[i].process = Some(process::process_id(child.id()));
                     report.children.push(child);
                     report.started.push((run_id.clone(), i));
                 }
@@ -678,7 +678,7 @@ pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
     if !store::ids::is_job_id(job_id) {
         return Err(Error::Usage(store::ids::explain_job_id(job_id)));
     }
-    let attempt = match std::env::var(exec::ATTEMPT_ENV) {
+    let attempt = match std::env::var(process::ATTEMPT_ENV) {
         Ok(attempt) => attempt.parse::<u32>().unwrap_or(1),
         Err(_) => {
             let (run, index) = run_of_job(&store, job_id)?;
@@ -686,7 +686,7 @@ pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
             m.nodes.get(index).map_or(1, |n| n.attempts)
         }
     };
-    if !exec::claim(&store, job_id, attempt)? {
+    if !process::claim(&store, job_id, attempt)? {
         return Ok(()); // Another process runs this attempt.
     }
     // This process's stderr is the job's log: the git operations write their commands there.
@@ -721,7 +721,7 @@ pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
         metadata: result.metadata,
     };
     store::write_atomic(&store.outcome_path(job_id), &to_json(&outcome))?;
-    if std::env::var_os(exec::DRIVER_ENV).is_none() {
+    if std::env::var_os(process::DRIVER_ENV).is_none() {
         tick(&store, Scope::Undriven, &mut Cache::default())?;
     }
     Ok(())
@@ -735,15 +735,18 @@ fn eprintln_log(message: &str) {
 
 fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
     let spec = store.job_spec(job_id)?;
-    let rel_root = std::env::var(exec::ROOT_ENV).unwrap_or_else(|_| ".".into());
+    let rel_root = std::env::var(process::ROOT_ENV).unwrap_or_else(|_| ".".into());
     let execution_root = inside_root(&store.root, &rel_root)?;
     let mut env = spec.env.clone();
     env.push(("VIZIER_JOB_ID".into(), job_id.to_owned()));
     env.push(("VIZIER_NODE_ID".into(), spec.node.node_id.clone()));
-    env.push((exec::ATTEMPT_ENV.into(), attempt.to_string()));
+    env.push((process::ATTEMPT_ENV.into(), attempt.to_string()));
     env.push(("VIZIER_REPO_ROOT".into(), store.root.display().to_string()));
     crate::ops::changed_files::ensure(store, job_id, &mut env)?;
-    env.push((exec::ROOT_ENV.into(), execution_root.display().to_string()));
+    env.push((
+        process::ROOT_ENV.into(),
+        execution_root.display().to_string(),
+    ));
     // Node outputs: upstream values in, `$VIZIER_OUTPUT` out (crate::outputs).
     let inputs = match crate::outputs::prepare(store, &spec.node, &spec.run_id, attempt) {
         Ok(inputs) => inputs,

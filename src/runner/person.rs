@@ -94,10 +94,10 @@ pub fn cancel(store: &Store, id: &str) -> Result<Vec<Released>> {
     })?;
     if let Some(p) = process {
         // Stop the claimant too, in case a duplicate start won the claim.
-        let attempt_owner = crate::exec::claimant(store, id, attempt);
-        crate::exec::stop_group(&p, Duration::from_secs(3));
+        let attempt_owner = crate::process::claimant(store, id, attempt);
+        crate::process::stop_group(&p, Duration::from_secs(3));
         if let Some(owner) = attempt_owner {
-            crate::exec::stop_group(&owner, Duration::from_secs(3));
+            crate::process::stop_group(&owner, Duration::from_secs(3));
         }
     }
     // Now that nothing of the job runs any more, remove what it owns.
@@ -154,8 +154,8 @@ pub fn gc(store: &Store, keep: usize) -> Result<crate::store::gc::Collected> {
         |m| {
             m.driver
                 .as_ref()
-                .is_some_and(|d| crate::exec::driver_alive(store, &m.run_id, d))
+                .is_some_and(|d| crate::process::driver_alive(store, &m.run_id, d))
         },
-        |run_id| crate::exec::driver_lock_path(store, run_id),
+        |run_id| crate::process::driver_lock_path(store, run_id),
     )
 }

@@ -106,7 +106,7 @@ pub fn run_group(
                 }
             }
         }
-        m.driver = Some(crate::exec::process_id(std::process::id()));
+        m.driver = Some(crate::process::process_id(std::process::id()));
         store.materialize(&plan, &m)?;
     }
     for (k, found) in &imported {
