@@ -148,30 +148,11 @@ fn list_shows_the_aliases_with_their_descriptions() {
         .stdout("check\ndraft  Draft a plan from a spec file\n");
 }
 
-fn manifest(repo: &Repo, run_id: &str) -> Value {
-    serde_json::from_str(&repo.read(&format!(".vizier/jobs/runs/{run_id}.json"))).unwrap()
-}
-
-fn detached_run(repo: &Repo, args: &[&str]) -> String {
-    let out = repo
-        .vizier()
-        .args(["run"])
-        .args(args)
-        .args(["--detach", "--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: Value = serde_json::from_slice(&out).unwrap();
-    v["run_id"].as_str().unwrap().to_owned()
-}
-
 fn wait_finished(repo: &Repo, run_id: &str) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         repo.vizier().args(["jobs", "list"]).assert().success();
-        let m = manifest(repo, run_id);
+        let m = run_manifest(repo, run_id);
         if m["outcome"].is_string() {
             return m;
         }
@@ -226,15 +207,15 @@ fn after_waits_for_a_run_to_succeed_and_is_recorded() {
     let first = detached_run(&repo, &["gate"]);
     let second = detached_run(&repo, &["follow", "--after", &first]);
     assert_ne!(first, second);
-    let m = manifest(&repo, &second);
+    let m = run_manifest(&repo, &second);
     assert_eq!(m["after_runs"], serde_json::json!([first]));
     assert_eq!(
-        manifest(&repo, &first)["followed_by"],
+        run_manifest(&repo, &first)["followed_by"],
         serde_json::json!([second])
     );
     // The entry node waits, saying for what.
     repo.vizier().args(["jobs", "list"]).assert().success();
-    let m = manifest(&repo, &second);
+    let m = run_manifest(&repo, &second);
     assert_eq!(m["nodes"][0]["status"], "waiting_on_deps", "{m}");
     assert!(
         m["nodes"][0]["wait_reason"]["detail"]

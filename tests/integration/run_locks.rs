@@ -6,27 +6,6 @@ use crate::support::*;
 
 const MERGE: &str = include_str!("../../.vizier/workflow/merge.toml");
 
-fn manifest(repo: &Repo, run_id: &str) -> Value {
-    serde_json::from_str(&repo.read(&format!(".vizier/jobs/runs/{run_id}.json"))).unwrap()
-}
-
-fn detached(repo: &Repo, args: &[&str]) -> String {
-    let out = repo
-        .vizier()
-        .arg("run")
-        .args(args)
-        .args(["--detach", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["run_id"].as_str().unwrap().to_owned()
-}
-
 /// Ticks (`jobs list` does) until `done` says yes.
 fn wait_for(repo: &Repo, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
@@ -64,7 +43,7 @@ fn two_concurrent_merges_onto_main_both_succeed_in_turn() {
     // The first merge's CI waits until the test lets it go; the second's passes at once.
     let slow_ci = format!("while [ ! -e '{}' ]; do sleep 0.05; done", go.display());
 
-    let first = detached(
+    let first = detached_run(
         &repo,
         &[
             "merge",
@@ -76,16 +55,16 @@ fn two_concurrent_merges_onto_main_both_succeed_in_turn() {
     );
     let first_integrate = format!("{first}-integrate");
     wait_for(&repo, "the first merge to start", || {
-        manifest(&repo, &first)["nodes"][0]["status"] == "running"
+        run_manifest(&repo, &first)["nodes"][0]["status"] == "running"
     });
-    let second = detached(
+    let second = detached_run(
         &repo,
         &["merge", "--set", "slug=b", "--set", "ci_script=true"],
     );
     wait_for(&repo, "the second merge to wait on the lock", || {
-        manifest(&repo, &second)["nodes"][0]["status"] == "waiting_on_locks"
+        run_manifest(&repo, &second)["nodes"][0]["status"] == "waiting_on_locks"
     });
-    let m = manifest(&repo, &second);
+    let m = run_manifest(&repo, &second);
     let detail = m["nodes"][0]["wait_reason"]["detail"].as_str().unwrap();
     assert_eq!(
         detail,
@@ -95,21 +74,21 @@ fn two_concurrent_merges_onto_main_both_succeed_in_turn() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     repo.vizier().args(["jobs", "list"]).assert().success();
     assert_eq!(
-        manifest(&repo, &second)["nodes"][0]["status"],
+        run_manifest(&repo, &second)["nodes"][0]["status"],
         "waiting_on_locks"
     );
 
     std::fs::write(&go, "").unwrap();
     wait_for(&repo, "both runs to end", || {
-        manifest(&repo, &first)["outcome"].is_string()
-            && manifest(&repo, &second)["outcome"].is_string()
+        run_manifest(&repo, &first)["outcome"].is_string()
+            && run_manifest(&repo, &second)["outcome"].is_string()
     });
-    assert_eq!(manifest(&repo, &first)["outcome"], "succeeded");
+    assert_eq!(run_manifest(&repo, &first)["outcome"], "succeeded");
     assert_eq!(
-        manifest(&repo, &second)["outcome"],
+        run_manifest(&repo, &second)["outcome"],
         "succeeded",
         "{}",
-        manifest(&repo, &second)
+        run_manifest(&repo, &second)
     );
     // The second merged on top of the first: main holds both, b's commit after a's.
     let files = repo.git(&["ls-tree", "--name-only", "main"]);

@@ -52,23 +52,6 @@ fn job_of(m: &Value, node_id: &str) -> String {
     node(m, node_id)["job_id"].as_str().unwrap().to_owned()
 }
 
-fn detached(repo: &Repo, args: &[&str]) -> String {
-    let out = repo
-        .vizier()
-        .arg("run")
-        .args(args)
-        .args(["--detach", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["run_id"].as_str().unwrap().to_owned()
-}
-
 #[test]
 fn a_foreground_run_notices_an_approval() {
     let repo = repo_with("ship", APPROVAL);
@@ -171,7 +154,7 @@ fn a_foreground_run_notices_a_lock_another_run_releases() {
     let repo = repo_with("holder", HOLDER);
     repo.write(".vizier/workflow/waiter.toml", WAITER);
     repo.commit_all("waiter");
-    detached(&repo, &["holder"]);
+    detached_run(&repo, &["holder"]);
     wait_until("the holder to run", || {
         run_of(&repo, "holder").is_some_and(|m| node(&m, "hold")["status"] == "running")
     });
@@ -189,7 +172,7 @@ fn a_foreground_run_notices_the_run_it_waits_for_ending() {
     let repo = repo_with("holder", HOLDER);
     repo.write(".vizier/workflow/waiter.toml", WAITER);
     repo.commit_all("waiter");
-    let first = detached(&repo, &["holder"]);
+    let first = detached_run(&repo, &["holder"]);
     let child = foreground(&repo, &["waiter", "--after", &first]);
     wait_until("the waiter to wait on the other run", || {
         run_of(&repo, "waiter")

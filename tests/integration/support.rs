@@ -140,6 +140,29 @@ pub fn manifests(repo: &Repo) -> Vec<serde_json::Value> {
     out
 }
 
+/// The manifest of `run_id`, as JSON.
+pub fn run_manifest(repo: &Repo, run_id: &str) -> serde_json::Value {
+    serde_json::from_str(&repo.read(&format!(".vizier/jobs/runs/{run_id}.json"))).unwrap()
+}
+
+/// `vizier run <args> --detach`: the run id it started.
+pub fn detached_run(repo: &Repo, args: &[&str]) -> String {
+    let out = repo
+        .vizier()
+        .arg("run")
+        .args(args)
+        .args(["--detach", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["run_id"].as_str().unwrap().to_owned()
+}
+
 pub fn node<'a>(manifest: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     manifest["nodes"]
         .as_array()
