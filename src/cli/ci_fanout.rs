@@ -6,15 +6,14 @@ use std::path::{Path, PathBuf};
 use super::Output;
 use super::args::{CiCollectArgs, CiFanout, CiFormat, CiNodeArgs, CiPlanArgs, CiPlanFormat};
 use crate::ci::CiOutcome;
-use crate::ci::fanout::{self, Compiled, FanoutPlan, collect, node, push_plan};
+use crate::ci::fanout::parts::{self, CollectEnd, NodeEnd, PartInput};
+use crate::ci::fanout::{FanoutPlan, push_plan};
 use crate::ci::github::{Annotation, Outputs, Runner, grouped_log, limit};
 use crate::ci::push;
-use crate::ci::report::{self, finish, lines, write_file};
-use crate::ci::summary::Summary;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::launch;
-use crate::store::{self, Store, to_json};
+use crate::store::{self, to_json};
 use crate::validate::Report;
 use crate::workspace::Workspace;
 
@@ -151,76 +150,44 @@ fn runner_name() -> String {
     }
 }
 
-fn compiled_for(
-    s: &Setup,
-    fanout: &FanoutPlan,
-    trigger: &crate::compile::Trigger,
-    only: Option<&str>,
-    github: bool,
-    out: &mut Output,
-) -> Result<Option<Vec<(String, crate::compile::Plan)>>> {
-    let mut names: Vec<String> = fanout
-        .runs
-        .iter()
-        .filter(|r| only.is_none_or(|t| r.template == t))
-        .map(|r| r.template.clone())
-        .collect();
-    names.dedup();
-    match fanout::compile_templates(&s.ws, &s.cwd, &names, s.config.as_ref(), trigger)? {
-        Compiled::Ready(plans) => Ok(Some(plans)),
-        Compiled::Invalid(report) => {
-            render_invalid(&report, github, out);
-            Ok(None)
-        }
+fn part_input<'a>(s: &'a Setup, store_in: &'a [PathBuf], event: Option<PathBuf>) -> PartInput<'a> {
+    PartInput {
+        ws: &s.ws,
+        cwd: &s.cwd,
+        config: s.config.as_ref(),
+        artifacts: &s.artifacts,
+        gh: &s.gh,
+        store_in,
+        event_path: event,
     }
 }
 
 fn run_node(args: CiNodeArgs, out: &mut Output) -> Result<u8> {
     let s = setup(args.artifacts_dir.as_deref())?;
     let github = is_github(&s.gh, args.format);
-    let fanout = FanoutPlan::find(&args.store_in)?;
-    let Some((planned, _)) = fanout.group(&args.group) else {
-        return Err(Error::Usage(format!(
-            "no group `{}` in the fan-out plan; it has: {}",
-            args.group,
-            fanout
-                .runs
-                .iter()
-                .flat_map(|r| r.groups.iter().map(|g| g.id.clone()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+    let input = part_input(&s, &args.store_in, args.event_path.clone());
+    let group = &args.group;
+    let mut on_start = |run_id: &str, template: &str| {
+        out.write(&format!(
+            "vizier ci node: group {group} of run {run_id} ({template})\n"
+        ));
     };
-    let template = planned.template.clone();
-    let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
-    let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
-    let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, Some(&template), github, out)?
-    else {
-        return Ok(exit::FAILED);
+    let end = parts::run_node(&input, group, &runner_name(), &mut on_start)?;
+    let (ran, logs) = match end {
+        NodeEnd::Invalid(report) => {
+            render_invalid(&report, github, out);
+            return Ok(exit::FAILED);
+        }
+        NodeEnd::Ran { run, logs } => (run, logs),
     };
-    let store = Store::new(&s.ws.root);
-    out.write(&format!(
-        "vizier ci node: group {} of run {} ({template})\n",
-        args.group, planned.run_id
-    ));
-    let ran = node::run_group(
-        &store,
-        &fanout,
-        &args.group,
-        compiled,
-        &args.store_in,
-        &s.artifacts,
-        &runner_name(),
-    )?;
     for w in &ran.warnings {
         out.write(&format!("vizier ci node: {w}\n"));
     }
-    for &i in &ran.members {
+    for (&i, log) in ran.members.iter().zip(&logs) {
         let node = &ran.manifest.nodes[i];
-        let log = report::node_log(&store, &node.job_id);
         let title = format!("{} · {}", node.node_id, node.status);
         if github {
-            out.write(&grouped_log(&title, &log)?);
+            out.write(&grouped_log(&title, log)?);
         } else {
             out.write(&format!("--- {title}\n{log}"));
         }
@@ -241,64 +208,24 @@ fn run_node(args: CiNodeArgs, out: &mut Output) -> Result<u8> {
 fn run_collect(args: CiCollectArgs, out: &mut Output) -> Result<u8> {
     let s = setup(args.artifacts_dir.as_deref())?;
     let github = is_github(&s.gh, args.format);
-    let fanout = FanoutPlan::find(&args.store_in)?;
-    let mut outputs = Outputs::new();
-    outputs.set("artifacts-dir", s.artifacts.display().to_string())?;
-    if fanout.runs.is_empty() {
-        let note = fanout
-            .note
-            .clone()
-            .unwrap_or_else(|| "nothing to run.".into());
-        let failed = fanout.errors > 0;
-        out.write(&format!("vizier ci collect: {note}\n"));
-        let summary = Summary {
-            notes: vec![note],
-            ..Summary::default()
-        };
-        write_file(&s.artifacts.join("annotations.txt"), &lines([].into_iter()))?;
-        finish(
-            &s.gh,
-            &s.artifacts,
-            &summary,
-            outputs,
-            &[],
-            if failed {
-                CiOutcome::Failed
-            } else {
-                CiOutcome::Skipped
-            },
-        )?;
-        return Ok(if failed { exit::FAILED } else { exit::OK });
-    }
-    let push = push::load_keeping_event(args.event_path.clone(), &s.artifacts)?;
-    let framed = push::trigger(&s.ws.root, &push, &s.artifacts)?;
-    let Some(compiled) = compiled_for(&s, &fanout, &framed.trigger, None, github, out)? else {
-        return Ok(exit::FAILED);
+    let input = part_input(&s, &args.store_in, args.event_path.clone());
+    let (runs, concluded) = match parts::run_collect(&input)? {
+        CollectEnd::Nothing { note, failed } => {
+            out.write(&format!("vizier ci collect: {note}\n"));
+            return Ok(if failed { exit::FAILED } else { exit::OK });
+        }
+        CollectEnd::Invalid(report) => {
+            render_invalid(&report, github, out);
+            return Ok(exit::FAILED);
+        }
+        CollectEnd::Collected { runs, concluded } => (runs, concluded),
     };
-    let collected = collect::collect(&s.ws.root, &fanout, compiled, &args.store_in, &s.artifacts)?;
-    let mut warnings = framed.warnings;
-    warnings.extend(collect::warning_annotations(&collected));
-    let finished: Vec<_> = collected.iter().map(|c| c.manifest.clone()).collect();
-    let paths: Vec<_> = collected.iter().map(|c| c.path.clone()).collect();
-    let concluded = report::conclude(
-        &s.gh,
-        &s.artifacts,
-        &finished,
-        &paths,
-        warnings,
-        framed.notes,
-        outputs,
-    )?;
     if github {
         out.write(&concluded.limited_commands);
     }
-    for m in &finished {
+    for m in runs.iter().map(|c| &c.manifest) {
         for n in &m.nodes {
-            let runner = n
-                .metadata
-                .get("ci_runner")
-                .and_then(|v| v.as_str())
-                .unwrap_or("-");
+            let runner = n.runner().unwrap_or("-");
             out.write(&format!("  {} · {} · {runner}\n", n.node_id, n.status));
         }
         out.write(&format!(

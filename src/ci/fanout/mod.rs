@@ -16,6 +16,7 @@
 
 pub mod collect;
 pub mod node;
+pub mod parts;
 pub mod plan;
 pub mod push_plan;
 pub mod records;
