@@ -371,6 +371,18 @@ fn commit_message(root: &Path, sha: &str) -> Option<String> {
     Some(commit.message().ok()?.trim_end_matches('\n').to_owned())
 }
 
+/// Materializes a run nobody drives in the foreground and gives it its first tick, which starts
+/// its entry jobs; from then on the jobs drive it (`vizier run --detach`).
+pub fn start_detached(store: &Store, plan: &mut Plan) -> Result<Manifest> {
+    let manifest = materialize(store, plan, false)?;
+    crate::runner::tick(
+        store,
+        crate::runner::Scope::Undriven,
+        &mut crate::runner::Cache::default(),
+    )?;
+    Ok(manifest)
+}
+
 /// Picks the run id and writes every record of the run. `driven` marks this process as its driver.
 pub fn materialize(store: &Store, plan: &mut Plan, driven: bool) -> Result<Manifest> {
     if driven {

@@ -8,7 +8,7 @@ use crate::diagnostic::render_human;
 use crate::error::Result;
 use crate::exit;
 use crate::launch::{self, Prepared};
-use crate::runner::{self, Cache, Scope};
+use crate::runner;
 use crate::store::{Manifest, Status, Store};
 
 pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
@@ -125,9 +125,8 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
             plan.after_runs.join(", ")
         ));
     }
-    let manifest = launch::materialize(&store, &mut plan, !args.detach)?;
     if args.detach {
-        runner::tick(&store, Scope::Undriven, &mut Cache::default())?;
+        let manifest = launch::start_detached(&store, &mut plan)?;
         match args.format {
             RunFormat::Json => out.write(&format!(
                 "{}\n",
@@ -154,6 +153,7 @@ pub fn run(args: RunArgs, out: &mut Output) -> Result<u8> {
         return Ok(exit::OK);
     }
 
+    launch::materialize(&store, &mut plan, true)?;
     let started = Instant::now();
     let text = args.format == RunFormat::Text;
     if text {
