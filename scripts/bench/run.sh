@@ -184,25 +184,33 @@ clock() { # clock CASE COMMAND...: appends "CASE seconds"
   echo "$name $(( end - start ))" >> "$times"
 }
 bare() { local i; for ((i = 0; i < $1; i++)); do sh -c true; done; }
-vrun() { rm -rf "$work/spawn/.vizier/jobs"; (cd "$work/spawn" && "$VIZIER" run "$1"); }
+vrun() { (cd "$work/spawn" && "$VIZIER" run "$1"); }
+# Outside the clock: remove the last run's store, and flush what it wrote, so no case pays for the
+# one before it (removing a 5,000-node run's store alone takes seconds).
+fresh() { rm -rf "$work/spawn/.vizier/jobs"; sync; }
 nin() { rm -f "$1"/t* "$1"/f* "$1"/join "$1"/.ninja_*; ninja -C "$1" "${@:2}"; }
 for round in $(seq 1 "$rounds"); do
+  fresh
   clock vizier200 vrun chain200
   clock bare200 bare 200
   clock make200 make -s -C "$work/make200" -j1
   [ $have_ninja = 1 ] && clock ninja200 nin "$work/ninja200" -j1
+  fresh
   clock vizier1000 vrun chain1000
   clock bare1000 bare 1000
   [ $have_ninja = 1 ] && clock ninja1000 nin "$work/ninja1000" -j1
   if [ "$round" -le 3 ]; then
+    fresh
     clock vizierbig vrun chainbig
     clock barebig bare "$big"
   fi
+  fresh
   clock vizierfan vrun fan200
   clock makefan make -s -C "$work/makefan" -j2
   [ $have_ninja = 1 ] && clock ninjafan nin "$work/ninjafan" -j2
-  rm -rf "$work/spawn/.vizier/jobs"
+  fresh
   clock fourempty sh -c "cd '$work/spawn' && '$VIZIER' run four"
+  sync
   clock fourfull sh -c "cd '$work/full2k' && '$VIZIER' run four"
   clock commitbare commit_n "$work/nohook"
   clock commitvizier commit_n "$work/vizierhook"
