@@ -283,7 +283,7 @@ impl Store {
                 assign_run_id(plan, sequence);
                 return sequence;
             }
-            sequence += 1;
+            sequence = sequence.wrapping_add(1); // a free one is found long before 2^64
         }
     }
 
@@ -298,9 +298,20 @@ impl Store {
         self.dir.join("plans").join(format!(".next-{first}"))
     }
 
+    /// The note's sequence number, if the store bears it out. A note is untrusted like every
+    /// record: one that names a number whose predecessor is not in the store (hand-edited, or left
+    /// by runs removed by hand) would skip free sequence numbers, so it is ignored and the store
+    /// is listed instead.
     fn noted_sequence(&self, plan: &Plan) -> Option<u64> {
         let bytes = guard::read_regular(&self.sequence_note(plan)).ok()?;
-        std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
+        let noted: u64 = std::str::from_utf8(&bytes).ok()?.trim().parse().ok()?;
+        let below = crate::compile::run_id(
+            &plan.template.policy_snapshot_hash,
+            &plan.params,
+            &plan.trigger,
+            noted.checked_sub(1)?,
+        );
+        (self.manifest_path(&below).exists() || self.plan_path(&below).exists()).then_some(noted)
     }
 
     /// Notes that every sequence number below `sequence` is taken for this plan's template,

@@ -77,3 +77,27 @@ fn a_torn_or_missing_note_falls_back_to_the_listing() {
     assert_eq!(after[..2], before[..]);
     assert_eq!(std::fs::read_to_string(&note).unwrap(), "3");
 }
+
+#[test]
+fn a_hand_edited_note_cannot_push_a_run_past_a_free_sequence_number() {
+    let repo = repo_with("ci", ONE);
+    repo.vizier().args(["run", "ci"]).assert().code(0);
+    let first = ids(&repo);
+    let second = dry_run_id(&repo);
+    let note = repo.join(&format!(".vizier/jobs/plans/.next-{}", first[0]));
+    // A note claiming far more runs than the store holds, and one at the top of the range.
+    for claim in ["5000", "18446744073709551615"] {
+        std::fs::write(&note, claim).unwrap();
+        assert_eq!(
+            dry_run_id(&repo),
+            second,
+            "a note of {claim} skipped the free sequence number 1"
+        );
+    }
+    repo.vizier().args(["run", "ci"]).assert().code(0);
+    let mut after = ids(&repo);
+    after.sort();
+    let mut expected = vec![first[0].clone(), second];
+    expected.sort();
+    assert_eq!(after, expected);
+}
