@@ -198,3 +198,51 @@ fn the_graph_script_prints_the_same_edges() {
         .collect();
     assert_eq!(printed, expected);
 }
+
+/// The CLI parses and renders: it stays a small share of the crate, and none of its files (the
+/// `vizier man --dir` pages aside, which are its output) writes, removes or renames a file, or
+/// starts a process. State changes are the library's.
+#[test]
+fn the_cli_only_parses_and_renders() {
+    let src = root().join("src");
+    let mut all = Vec::new();
+    rust_files(&src, &mut all);
+    let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+    let total: usize = all.iter().map(|p| lines(p)).sum();
+    let cli: usize = all
+        .iter()
+        .filter(|p| p.starts_with(src.join("cli")) || p.ends_with("main.rs"))
+        .map(|p| lines(p))
+        .sum();
+    assert!(
+        cli * 100 < total * 12,
+        "src/cli/ and main.rs are {cli} of {total} lines of src/, 12% or more"
+    );
+    let writers = [
+        "fs::write",
+        "fs::remove_",
+        "fs::rename",
+        "fs::create_dir",
+        "fs::copy",
+        "File::create",
+        "OpenOptions",
+        "process::Command",
+        "write_atomic",
+        "Batch",
+    ];
+    for file in all.iter().filter(|p| p.starts_with(src.join("cli"))) {
+        if file.ends_with("man.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        // Unit tests may make files to read.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for w in writers {
+            assert!(
+                !code.contains(w),
+                "{} uses `{w}`: the CLI changes no state itself",
+                file.display()
+            );
+        }
+    }
+}
