@@ -792,6 +792,9 @@ fn execute_node(store: &Store, job_id: &str, attempt: u32) -> Result<OpResult> {
     Ok(result)
 }
 
+/// The stack of a thread that waits on one job process.
+const WAITER_STACK: usize = 64 * 1024;
+
 /// Drives one run in the foreground until it ends; `observe` sees the manifest after every tick.
 pub fn drive(store: &Store, run_id: &str, observe: &mut dyn FnMut(&Manifest)) -> Result<Manifest> {
     drive_scope(store, run_id, None, observe)
@@ -831,10 +834,16 @@ fn drive_scope(
         let mut report = tick(store, scope, &mut cache)?;
         for (mut child, node) in report.children.into_iter().zip(report.started) {
             let tx = tx.clone();
-            std::thread::spawn(move || {
-                let _ = child.wait();
-                let _ = tx.send(node);
-            });
+            // A small stack: the thread only waits. Rust's default (2 MiB) is mapped and unmapped
+            // once per job where the libc keeps no cache of thread stacks (musl).
+            // If no thread can be started, the child is left unreaped until the driver exits, and
+            // the driver's polling full passes see its end instead (from its claim and outcome).
+            let _ = std::thread::Builder::new()
+                .stack_size(WAITER_STACK)
+                .spawn(move || {
+                    let _ = child.wait();
+                    let _ = tx.send(node);
+                });
         }
         let mut manifest = None;
         for m in report.runs {

@@ -94,9 +94,12 @@ fn exchange(temp: &Path, target: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
     let (from, to) = (c(temp)?, c(target)?);
+    // The raw system call, not libc's wrapper: musl has no `renameat2` function, and the call is the
+    // same on every Linux libc.
     // SAFETY: both pointers are valid NUL-terminated paths for the duration of the call.
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             from.as_ptr(),
             libc::AT_FDCWD,
@@ -191,10 +194,18 @@ impl Batch {
                 };
                 // This thread takes the first share.
                 std::thread::scope(|scope| {
+                    // Small stacks: each thread only calls fsync. A share whose thread cannot be
+                    // started is synced by this thread.
+                    let mut mine = Vec::new();
                     let handles: Vec<_> = (1..threads)
-                        .map(|t| scope.spawn(move || share(t)))
+                        .filter_map(|t| {
+                            let started = std::thread::Builder::new()
+                                .stack_size(FSYNC_STACK)
+                                .spawn_scoped(scope, move || share(t));
+                            started.map_err(|_| mine.push(t)).ok()
+                        })
                         .collect();
-                    let mine = share(0);
+                    let mine = std::iter::once(0).chain(mine).try_for_each(share);
                     handles
                         .into_iter()
                         .try_for_each(|h| h.join().expect("fsync thread"))
@@ -212,6 +223,8 @@ impl Batch {
 
 /// How many threads fsync one batch's files.
 const FSYNC_THREADS: usize = 16;
+/// The stack of one of them.
+const FSYNC_STACK: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
