@@ -73,8 +73,8 @@ version=${version#v}
 [ -n "$version" ] || die "no version: set vizier-version, or vizier-path, or run from vizier's source"
 
 case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) target=x86_64-unknown-linux-gnu ;;
-  Linux-aarch64 | Linux-arm64) target=aarch64-unknown-linux-gnu ;;
+  Linux-x86_64) target=x86_64-unknown-linux-musl ;;
+  Linux-aarch64 | Linux-arm64) target=aarch64-unknown-linux-musl ;;
   Darwin-x86_64) target=x86_64-apple-darwin ;;
   Darwin-arm64) target=aarch64-apple-darwin ;;
   *) target=unknown ;;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks, each printing a table: scripts/bench.sh [SUITE...]  (default: every scripts/bench/*.sh)
-# Speed and memory goals live here, never in timed tests. The release binary is built where cargo
-# puts it: $CARGO_TARGET_DIR (relative to the repository root when relative) or target/.
-# `scripts/bench.sh --print-binary` prints that path and builds nothing.
+# Speed and memory goals live here, never in timed tests. What is measured is the binary users
+# download: the release build for the host's release target (`scripts/package.sh --print-target`; on
+# Linux the static musl one, which needs the musl target and musl-tools), where cargo puts it:
+# $CARGO_TARGET_DIR (relative to the repository root when relative) or target/, then
+# <target>/release/vizier. `scripts/bench.sh --print-binary` prints that path and builds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -12,7 +14,8 @@ case $target_dir in
   /*) ;;
   *) target_dir="$root/$target_dir" ;;
 esac
-export VIZIER="$target_dir/release/vizier"
+release_target=$("$root/scripts/package.sh" --print-target)
+export VIZIER="$target_dir/$release_target/release/vizier"
 if [ "${1:-}" = "--print-binary" ]; then
   printf '%s\n' "$VIZIER"
   exit 0
@@ -29,7 +32,7 @@ for suite in "${suites[@]}"; do
     exit 2
   fi
 done
-cargo build --release --quiet
+cargo build --release --quiet --target "$release_target"
 if [ ! -x "$VIZIER" ]; then
   echo "the release build did not produce $VIZIER" >&2
   exit 3

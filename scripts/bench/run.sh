@@ -185,11 +185,20 @@ clock() { # clock CASE COMMAND...: appends "CASE seconds"
 }
 bare() { local i; for ((i = 0; i < $1; i++)); do sh -c true; done; }
 vrun() { (cd "$work/spawn" && "$VIZIER" run "$1"); }
-# Outside the clock: remove the last run's store, flush, and let ext4 forget the removal, so no
-# case pays for the one before it. Removing a 5,000-node run's store alone takes seconds, and for a
-# few seconds after a removal ext4 skips the freed inodes when it makes new files
-# (`recently_deleted`), which doubled the per-node cost measured here.
-fresh() { rm -rf "$work/spawn/.vizier/jobs"; sync; sleep 6; }
+# Outside the clock: move the last run's store aside and flush, so every case starts from an empty
+# store and none pays for the one before it. Aside, not removed: removing a 5,000-node run's store
+# takes seconds, and for a minute or more after a removal ext4 skips the freed inodes when it makes
+# new files (`recently_deleted`), which doubled the per-node cost measured here. The stores set
+# aside are removed with $work when the script ends.
+aside=0
+fresh() {
+  if [ -d "$work/spawn/.vizier/jobs" ]; then
+    aside=$((aside + 1))
+    mkdir -p "$work/aside"
+    mv "$work/spawn/.vizier/jobs" "$work/aside/$aside"
+  fi
+  sync
+}
 nin() { rm -f "$1"/t* "$1"/f* "$1"/join "$1"/.ninja_*; ninja -C "$1" "${@:2}"; }
 for round in $(seq 1 "$rounds"); do
   fresh

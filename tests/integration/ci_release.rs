@@ -129,8 +129,8 @@ fn every_uses_in_the_action_ci_and_github_folders_is_a_node24_major() {
 /// The host's asset name as the installer picks it (it reads `uname`).
 fn host_target() -> &'static str {
     match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => "x86_64-unknown-linux-gnu",
-        ("linux", "aarch64") => "aarch64-unknown-linux-gnu",
+        ("linux", "x86_64") => "x86_64-unknown-linux-musl",
+        ("linux", "aarch64") => "aarch64-unknown-linux-musl",
         ("macos", "x86_64") => "x86_64-apple-darwin",
         ("macos", "aarch64") => "aarch64-apple-darwin",
         other => panic!("no release target for {other:?}"),
@@ -165,6 +165,25 @@ fn package(out: &Path) -> (PathBuf, String) {
     assert_eq!(archive, out.join(&asset));
     let sum = std::fs::read_to_string(out.join(format!("{asset}.sha256"))).unwrap();
     (archive, sum)
+}
+
+#[test]
+fn package_sh_builds_by_default_the_asset_the_installer_downloads_for_this_host() {
+    let out = StdCommand::new("sh")
+        .arg(root_file("scripts/package.sh"))
+        .arg("--print-target")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), host_target());
+    // On Linux that is the static musl build, whatever libc the host has.
+    if std::env::consts::OS == "linux" {
+        assert!(host_target().ends_with("-unknown-linux-musl"));
+    }
 }
 
 #[test]

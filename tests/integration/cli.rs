@@ -670,13 +670,21 @@ fn the_docs_and_code_cite_no_contract_outside_the_repository() {
 fn bench_sh_finds_the_binary_where_cargo_target_dir_puts_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("scripts/bench.sh");
+    // The release target's build: the static musl one on Linux, the host's own elsewhere.
+    let target = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", arch) => format!("{arch}-unknown-linux-musl"),
+        ("macos", "aarch64") => "aarch64-apple-darwin".to_owned(),
+        ("macos", arch) => format!("{arch}-apple-darwin"),
+        other => panic!("no release target for {other:?}"),
+    };
+    let tail = format!("{target}/release/vizier");
     for (dir, expect) in [
-        (None, root.join("target/release/vizier")),
+        (None, root.join("target").join(&tail)),
         (
             Some("/tmp/elsewhere"),
-            "/tmp/elsewhere/release/vizier".into(),
+            Path::new("/tmp/elsewhere").join(&tail),
         ),
-        (Some("build/out"), root.join("build/out/release/vizier")),
+        (Some("build/out"), root.join("build/out").join(&tail)),
     ] {
         let mut cmd = std::process::Command::new("bash");
         cmd.arg(&script)
