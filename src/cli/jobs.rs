@@ -92,11 +92,13 @@ fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
     for (path, e) in bad {
         out.error_text(&format!("warning: skipping run manifest {path}: {e}\n"));
     }
-    let mut covered: HashSet<String> = HashSet::new();
+    let covered: HashSet<&str> = manifests
+        .iter()
+        .flat_map(|m| m.nodes.iter().map(|n| n.job_id.as_str()))
+        .collect();
     let mut rows = Vec::new();
     for m in &manifests {
         for n in &m.nodes {
-            covered.insert(n.job_id.clone());
             rows.push(Row {
                 job_id: n.job_id.clone(),
                 run_id: m.run_id.clone(),
@@ -113,11 +115,15 @@ fn rows(store: &Store, out: &mut Output) -> Vec<Row> {
             });
         }
     }
-    // Records without a manifest: older versions' jobs, listed from their own job.json.
-    for id in store.job_ids() {
-        if covered.contains(&id)
-            || crate::store::ids::run_of(&id).is_some_and(|run| store.is_materializing(run))
-        {
+    // Records without a manifest: older versions' jobs, listed from their own job.json, by id.
+    let mut legacy: Vec<String> = store
+        .job_ids()
+        .into_iter()
+        .filter(|id| !covered.contains(id.as_str()))
+        .collect();
+    legacy.sort();
+    for id in legacy {
+        if crate::store::ids::run_of(&id).is_some_and(|run| store.is_materializing(run)) {
             continue;
         }
         match store.read_job(&id) {
@@ -208,19 +214,26 @@ fn list(
         .max()
         .unwrap_or(6)
         .max(6);
-    text.push_str(&format!(
-        "{:width$}  {:21}  {:7}  {:26}  {}\n",
-        "JOB", "STATUS", "ATTEMPT", "OPERATION", "FINISHED"
-    ));
+    // Written into one buffer: a `format!` per row was a fifth of a 10,000-job listing.
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        text,
+        "{:width$}  {:21}  {:7}  {:26}  FINISHED",
+        "JOB", "STATUS", "ATTEMPT", "OPERATION"
+    );
     for r in &rows {
-        text.push_str(&format!(
-            "{:width$}  {:21}  {:7}  {:26}  {}\n",
-            r.job_id,
-            r.status,
-            r.attempt.map(|a| a.to_string()).unwrap_or_default(),
+        let _ = write!(text, "{:width$}  {:21}  ", r.job_id, r.status);
+        match r.attempt {
+            Some(a) => write!(text, "{a:<7}"),
+            None => write!(text, "{:7}", ""),
+        }
+        .ok();
+        let _ = writeln!(
+            text,
+            "  {:26}  {}",
             r.operation,
             r.finished_at.as_deref().unwrap_or_default()
-        ));
+        );
     }
     out.write(&text);
     Ok(exit::OK)

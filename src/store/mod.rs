@@ -640,13 +640,14 @@ impl Store {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
-        let mut ids: Vec<String> = entries
+        let ids: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| !matches!(n.as_str(), "runs" | "plans" | "active" | "artifacts"))
             .collect();
-        ids.sort();
+        // In no particular order: sorting every folder name costs more than the rest of
+        // `jobs list` reads (10,000 ids, string compares on a 21-byte common prefix).
         ids
     }
 }
