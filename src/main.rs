@@ -1,3 +1,95 @@
+//! The binary. On the static musl build (the Linux release asset) the allocator is chosen once per
+//! process, before its first allocation (docs/release.md):
+//!
+//! - a job process (`vizier __workflow-node`, started with `VIZIER_ATTEMPT` set) keeps musl's own
+//!   allocator: it allocates little, and mimalloc's first allocations touch more pages than its
+//!   whole run saves;
+//! - every other process (a driver, `jobs list`, `validate`, a hook) uses mimalloc, which maps and
+//!   unmaps memory far less often than musl's allocator.
+
+#[cfg(target_env = "musl")]
+mod allocator {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use mimalloc::MiMalloc;
+
+    const UNDECIDED: u8 = 0;
+    const SYSTEM: u8 = 1;
+    const MIMALLOC: u8 = 2;
+
+    /// Fixed by the first allocation, which happens before `main` starts any thread, and never
+    /// changed: every block is freed by the allocator that made it.
+    static CHOICE: AtomicU8 = AtomicU8::new(UNDECIDED);
+
+    fn mimalloc() -> bool {
+        match CHOICE.load(Ordering::Relaxed) {
+            SYSTEM => false,
+            MIMALLOC => true,
+            _ => {
+                // getenv allocates nothing. The variable is the one the driver sets for each job
+                // process (src/process/mod.rs, ATTEMPT_ENV).
+                // SAFETY: a NUL-terminated name; nothing modifies the environment this early.
+                let job = unsafe { !libc::getenv(c"VIZIER_ATTEMPT".as_ptr()).is_null() };
+                let choice = if job { SYSTEM } else { MIMALLOC };
+                CHOICE.store(choice, Ordering::Relaxed);
+                choice == MIMALLOC
+            }
+        }
+    }
+
+    pub struct Chosen;
+
+    // SAFETY: each call goes to one of two sound allocators, and the choice never changes once
+    // made, so a block is always freed or resized by the allocator that made it.
+    unsafe impl GlobalAlloc for Chosen {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract, passed on.
+            unsafe {
+                if mimalloc() {
+                    MiMalloc.alloc(layout)
+                } else {
+                    System.alloc(layout)
+                }
+            }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract, passed on.
+            unsafe {
+                if mimalloc() {
+                    MiMalloc.alloc_zeroed(layout)
+                } else {
+                    System.alloc_zeroed(layout)
+                }
+            }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract, passed on.
+            unsafe {
+                if mimalloc() {
+                    MiMalloc.dealloc(ptr, layout)
+                } else {
+                    System.dealloc(ptr, layout)
+                }
+            }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: the caller's contract, passed on.
+            unsafe {
+                if mimalloc() {
+                    MiMalloc.realloc(ptr, layout, new_size)
+                } else {
+                    System.realloc(ptr, layout, new_size)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: allocator::Chosen = allocator::Chosen;
+
 fn main() -> std::process::ExitCode {
     vizier::cli::run(std::env::args_os())
 }
