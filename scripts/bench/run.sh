@@ -138,7 +138,7 @@ ninja_fan 200 > "$work/ninjafan/build.ninja"
 # $work/chain above; `validate` of a 5,000-node chain against Python's tomllib parsing that file
 # (in-process parse time, interpreter start-up left out).
 commits=20
-for h in nohook vizierhook; do
+for h in nohook noophook vizierhook; do
   mkdir -p "$work/$h/src"
   git -C "$work/$h" init -q -b main
   cp -r "$work/spawn/.vizier" "$work/$h/"
@@ -147,6 +147,9 @@ for h in nohook vizierhook; do
   git -C "$work/$h" add -A && git -C "$work/$h" commit -qm init
 done
 (cd "$work/vizierhook" && "$VIZIER" hooks install --hook pre-commit > /dev/null)
+# What git itself spends on running any pre-commit hook: one that only exits.
+printf '#!/bin/sh\nexit 0\n' > "$work/noophook/.git/hooks/pre-commit"
+chmod +x "$work/noophook/.git/hooks/pre-commit"
 mkdir -p "$work/validate5k/.vizier/workflow"
 chain 5000 > "$work/validate5k/.vizier/workflow/chain.toml"
 (cd "$work/validate5k" && "$VIZIER" validate > /dev/null) || { echo "the 5,000-node chain is not valid" >&2; exit 3; }
@@ -225,6 +228,7 @@ for round in $(seq 1 "$rounds"); do
   clock fourfull sh -c "cd '$work/full2k' && '$VIZIER' run four"
   clock commitbare commit_n "$work/nohook"
   clock commitvizier commit_n "$work/vizierhook"
+  clock commitnoop commit_n "$work/noophook"
   clock jobslist sh -c "cd '$work/chain' && '$VIZIER' jobs list"
   clock validate5k sh -c "cd '$work/validate5k' && '$VIZIER' validate"
   tomllib_ms
@@ -253,6 +257,7 @@ rows = [
     ("  against ninja -j2", ms("ninjafan"), ratio("vizierfan", "ninjafan"), ""),
     ("4-node run, store of %d earlier runs / empty store" % store_runs, "%s / %s" % (ms("fourfull"), ms("fourempty")), ratio("fourfull", "fourempty"), "<= 1.1x"),
     ("keep: commit, vizier hook, no template staged / no hook", "%.1f / %.1f ms" % (med["commitvizier"] / commits, med["commitbare"] / commits), "%s, +%.1f ms" % (ratio("commitvizier", "commitbare"), (med["commitvizier"] - med["commitbare"]) / commits), "+<= 3 ms"),
+    ("  of which git running any hook (one that only exits)", "%.1f ms" % (med["commitnoop"] / commits), "+%.1f ms" % ((med["commitnoop"] - med["commitbare"]) / commits), ""),
     ("keep: jobs list over %d jobs" % jobs, ms("jobslist"), "", "<= 80 ms"),
     ("keep: validate 5,000 nodes / tomllib parsing the file", "%s / %s" % (ms("validate5k"), ms("tomllib")), ratio("validate5k", "tomllib"), "<= 0.5x"),
 ]
