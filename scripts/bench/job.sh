@@ -13,14 +13,7 @@ export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NA
 big=${BENCH_JOB_BIG:-2000}
 rounds=${BENCH_JOB_ROUNDS:-30}
 
-chain() { # chain N > file
-  printf 'id = "bench.chain"\nversion = "v1"\n'
-  for i in $(seq 1 "$1"); do
-    printf '\n[[nodes]]\nid = "n%d"\nkind = "shell"\nuses = "cap.env.shell.command.run"\nargs = { command = "true" }\n' "$i"
-    [ "$i" -gt 1 ] && printf 'after = [{ node_id = "n%d" }]\n' $((i - 1))
-  done
-  return 0
-}
+. "$(dirname "$0")/lib/chain.sh"
 for n in 200 "$big"; do # a finished run of a chain of N (fsync off: setting up is not measured)
   mkdir -p "$work/c$n/.vizier/workflow"
   git -C "$work/c$n" init -q -b main

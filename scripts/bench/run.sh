@@ -10,14 +10,7 @@ trap 'rm -rf "$work"' EXIT
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 
-chain() { # chain N > file
-  printf 'id = "bench.chain"\nversion = "v1"\n'
-  for i in $(seq 1 "$1"); do
-    printf '\n[[nodes]]\nid = "n%d"\nkind = "shell"\nuses = "cap.env.shell.command.run"\nargs = { command = "true" }\n' "$i"
-    [ "$i" -gt 1 ] && printf 'after = [{ node_id = "n%d" }]\n' $((i - 1))
-  done
-  return 0
-}
+. "$(dirname "$0")/lib/chain.sh"
 repo() { # repo DIR: a git repo with the chain templates
   mkdir -p "$1/.vizier/workflow"
   git -C "$1" init -q -b main
