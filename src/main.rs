@@ -1,11 +1,11 @@
 //! The binary. On the static musl build (the Linux release asset) the allocator is chosen once per
 //! process, before its first allocation (docs/release.md):
 //!
-//! - a job process (`vizier __workflow-node`, started with `VIZIER_ATTEMPT` set) keeps musl's own
-//!   allocator: it allocates little, and mimalloc's first allocations touch more pages than its
-//!   whole run saves;
-//! - every other process (a driver, `jobs list`, `validate`, a hook) uses mimalloc, which maps and
-//!   unmaps memory far less often than musl's allocator.
+//! - a job process (`vizier __workflow-node`, started with `VIZIER_ATTEMPT` set) and a git hook
+//!   (`vizier hook …`) keep musl's own allocator: they allocate little, and mimalloc's first
+//!   allocations touch more pages than their whole run saves;
+//! - every other process (a driver, `jobs list`, `validate`) uses mimalloc, which maps and unmaps
+//!   memory far less often than musl's allocator.
 
 #[cfg(target_env = "musl")]
 mod allocator {
@@ -31,11 +31,37 @@ mod allocator {
                 // process (src/process/mod.rs, ATTEMPT_ENV).
                 // SAFETY: a NUL-terminated name; nothing modifies the environment this early.
                 let job = unsafe { !libc::getenv(c"VIZIER_ATTEMPT".as_ptr()).is_null() };
-                let choice = if job { SYSTEM } else { MIMALLOC };
+                let choice = if job || is_hook() { SYSTEM } else { MIMALLOC };
                 CHOICE.store(choice, Ordering::Relaxed);
                 choice == MIMALLOC
             }
         }
+    }
+
+    /// Whether this process is `vizier hook …` (run by git on every commit), told from its first
+    /// two arguments in /proc/self/cmdline, read into a buffer on the stack: no allocation.
+    fn is_hook() -> bool {
+        let mut buf = [0u8; 512];
+        // SAFETY: a NUL-terminated path; the buffer outlives the read, which writes at most its
+        // length; the descriptor is closed once.
+        let read = unsafe {
+            let fd = libc::open(
+                c"/proc/self/cmdline".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                return false;
+            }
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(fd);
+            n
+        };
+        let Ok(len) = usize::try_from(read) else {
+            return false;
+        };
+        let mut args = buf[..len].split(|&b| b == 0);
+        args.next();
+        args.next() == Some(b"hook".as_slice())
     }
 
     pub struct Chosen;

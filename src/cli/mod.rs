@@ -29,10 +29,11 @@ pub use output::Output;
 pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
     let argv: Vec<OsString> = argv.into_iter().collect();
     let mut out = Output::stdout();
-    if let Some(args) = job_process_args(&argv) {
-        // Started once per node: clap's whole command tree is not built for it.
+    if let Some(command) = quick_command(&argv) {
+        // A job process (started once per node) and a git hook (run on every commit or push):
+        // clap's whole command tree is not built for them.
         out.set_color(args::ColorChoice::default());
-        return match dispatch(Command::WorkflowNode(args), &mut out) {
+        return match dispatch(command, &mut out) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 out.error(&e);
@@ -130,18 +131,37 @@ fn dispatch(command: Command, out: &mut Output) -> Result<u8, Error> {
     }
 }
 
-/// The exact arguments a tick starts a job's process with (`__workflow-node --job-id <id>`,
-/// `process::spawn_job`), recognised without clap; any other spelling goes through clap as usual.
-fn job_process_args(argv: &[OsString]) -> Option<args::WorkflowNodeArgs> {
-    let [_, sub, flag, job_id] = argv else {
-        return None;
-    };
-    let job_id = job_id.to_str()?;
-    (sub == "__workflow-node" && flag == "--job-id" && !job_id.starts_with('-')).then(|| {
-        args::WorkflowNodeArgs {
-            job_id: job_id.to_owned(),
+/// Two spellings recognised without clap; any other goes through clap as usual:
+/// - the exact arguments a tick starts a job's process with (`__workflow-node --job-id <id>`,
+///   `process::spawn_job`);
+/// - `hook <name> [args]` as the installed hook script runs it, when no argument looks like an
+///   option and all are UTF-8 (what clap would accept the same way).
+fn quick_command(argv: &[OsString]) -> Option<Command> {
+    match argv {
+        [_, sub, flag, job_id] if sub == "__workflow-node" && flag == "--job-id" => {
+            let job_id = job_id.to_str()?;
+            (!job_id.starts_with('-')).then(|| {
+                Command::WorkflowNode(args::WorkflowNodeArgs {
+                    job_id: job_id.to_owned(),
+                })
+            })
         }
-    })
+        [_, sub, name, rest @ ..] if sub == "hook" => {
+            let name = args::HookName::ALL
+                .into_iter()
+                .find(|h| name == h.file_name())?;
+            let args = rest
+                .iter()
+                .map(|a| {
+                    a.to_str()
+                        .filter(|a| !a.starts_with('-'))
+                        .map(str::to_owned)
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(Command::Hook(args::HookArgs { name, args }))
+        }
+        _ => None,
+    }
 }
 
 /// The value of `--color` among the arguments, before they are parsed.

@@ -123,8 +123,8 @@ pub fn look(head_counts: bool) -> Result<Look> {
     // validity) answers that for the next commits on X without opening the repository.
     let digest = entries_digest(&staged);
     let head_record = git_dir.join(HEAD_CONTENT);
-    if head_counts
-        && let Some(head) = head_commit(&git_dir)
+    let head = head_counts.then(|| head_commit(&git_dir)).flatten();
+    if let Some(head) = &head
         && std::fs::read_to_string(&head_record)
             .is_ok_and(|text| text.trim() == format!("{head} {digest}"))
     {
@@ -139,6 +139,24 @@ pub fn look(head_counts: bool) -> Result<Look> {
         return Ok(Look {
             changed: Some(false),
             remember: None,
+        });
+    }
+    // A `HEAD` the record does not know (every commit makes a new one) is looked up in the object
+    // database alone, without opening the repository.
+    if let Some(head) = &head
+        && let Some(mut in_head) = head_entries_from_objects(&git_dir, head)
+    {
+        in_head.sort();
+        if staged == in_head {
+            let _ = std::fs::write(&head_record, format!("{head} {digest}\n"));
+            return Ok(Look {
+                changed: Some(false),
+                remember: None,
+            });
+        }
+        return Ok(Look {
+            changed: Some(true),
+            remember: Some((cache, key)),
         });
     }
     let repo = match repo {
@@ -194,10 +212,7 @@ fn head_commit(git_dir: &Path) -> Option<String> {
     if !name.starts_with("refs/") || name.split('/').any(|p| p.is_empty() || p == "..") {
         return None;
     }
-    let common = match std::fs::read_to_string(git_dir.join("commondir")) {
-        Ok(rel) => git_dir.join(rel.trim()),
-        Err(_) => git_dir.to_path_buf(),
-    };
+    let common = common_dir(git_dir);
     for dir in [git_dir, common.as_path()] {
         if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
             let sha = text.trim();
@@ -209,6 +224,108 @@ fn head_commit(git_dir: &Path) -> Option<String> {
         let (sha, r) = line.split_once(' ')?;
         (r == name && is_oid(sha)).then(|| sha.to_owned())
     })
+}
+
+/// The folder holding what work trees share (refs, objects): the one `commondir` names in a linked
+/// work tree's git folder, else the git folder itself.
+fn common_dir(git_dir: &Path) -> PathBuf {
+    match std::fs::read_to_string(git_dir.join("commondir")) {
+        Ok(rel) => git_dir.join(rel.trim()),
+        Err(_) => git_dir.to_path_buf(),
+    }
+}
+
+/// The blobs (and submodule commits) under `.vizier/` in commit `head`, read from the object
+/// database alone (loose objects and packs, through libgit2): the repository's config is not read.
+/// `None` whenever that is not plain — a SHA-256 repository, object folders the environment names,
+/// a missing or malformed object, a tree nested deeper than any template folder needs — and the
+/// caller then opens the repository.
+fn head_entries_from_objects(git_dir: &Path, head: &str) -> Option<Vec<Entry>> {
+    const DEEPEST: usize = 32;
+    if head.len() != 2 * OID_LEN
+        || std::env::var_os("GIT_OBJECT_DIRECTORY").is_some()
+        || std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES").is_some()
+    {
+        return None;
+    }
+    let odb = git2::Odb::new().ok()?;
+    odb.add_disk_alternate(common_dir(git_dir).join("objects").to_str()?)
+        .ok()?;
+    let read = |oid: git2::Oid, kind: ObjectType| -> Option<Vec<u8>> {
+        let object = odb.read(oid).ok()?;
+        (object.kind() == kind).then(|| object.data().to_vec())
+    };
+    let commit = read(git2::Oid::from_str(head).ok()?, ObjectType::Commit)?;
+    let tree_hex = std::str::from_utf8(commit.strip_prefix(b"tree ")?.get(..2 * OID_LEN)?).ok()?;
+    let root = read(git2::Oid::from_str(tree_hex).ok()?, ObjectType::Tree)?;
+    let mut entries = Vec::new();
+    let Some((mode, oid)) = tree_entries(&root)?
+        .into_iter()
+        .find(|(_, name, _)| *name == VIZIER_DIR.as_bytes())
+        .map(|(mode, _, oid)| (mode, oid))
+    else {
+        return Some(entries); // no `.vizier` in HEAD
+    };
+    if mode != TREE_MODE {
+        return Some(entries); // `.vizier` is a file in HEAD
+    }
+    let mut pending = vec![(format!("{VIZIER_DIR}/").into_bytes(), oid, 0)];
+    while let Some((prefix, oid, depth)) = pending.pop() {
+        if depth > DEEPEST {
+            return None;
+        }
+        let tree = read(git2::Oid::from_bytes(&oid).ok()?, ObjectType::Tree)?;
+        for (mode, name, oid) in tree_entries(&tree)? {
+            let mut path = prefix.clone();
+            path.extend_from_slice(name);
+            if mode == TREE_MODE {
+                path.push(b'/');
+                pending.push((path, oid, depth + 1));
+            } else {
+                entries.push(Entry {
+                    path,
+                    mode: canonical_mode(mode),
+                    oid,
+                });
+            }
+        }
+    }
+    Some(entries)
+}
+
+const TREE_MODE: u32 = 0o040000;
+
+/// One entry of a tree object: mode, name, object id.
+type TreeEntry<'t> = (u32, &'t [u8], [u8; OID_LEN]);
+
+/// The entries of a tree object, or `None` for a malformed one.
+fn tree_entries(mut data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
+    let mut entries = Vec::new();
+    while !data.is_empty() {
+        let space = data.iter().position(|&b| b == b' ')?;
+        let mode = u32::from_str_radix(std::str::from_utf8(&data[..space]).ok()?, 8).ok()?;
+        let rest = &data[space + 1..];
+        let nul = rest.iter().position(|&b| b == 0)?;
+        let name = &rest[..nul];
+        let oid: [u8; OID_LEN] = rest.get(nul + 1..nul + 1 + OID_LEN)?.try_into().ok()?;
+        entries.push((mode, name, oid));
+        data = &rest[nul + 1 + OID_LEN..];
+    }
+    Some(entries)
+}
+
+/// A tree entry's mode as the index records it (as libgit2 normalises it: a regular file is 644
+/// or 755).
+fn canonical_mode(mode: u32) -> u32 {
+    if mode & 0o170000 == 0o100000 {
+        if mode & 0o111 != 0 {
+            0o100755
+        } else {
+            0o100644
+        }
+    } else {
+        mode
+    }
 }
 
 /// A digest of everything a validation result depends on, so a remembered result is never applied
@@ -662,5 +779,107 @@ mod tests {
         assert_eq!(varint(&[0x80, 0x00]), Some((128, 2)));
         assert_eq!(varint(&[0x81, 0x7f]), Some((383, 2)));
         assert_eq!(varint(&[0x80]), None);
+    }
+
+    /// `HEAD`'s `.vizier/` entries as libgit2's tree walk gives them, for comparison.
+    fn walked(root: &Path) -> Vec<Entry> {
+        let mut entries = head_entries(&Repository::open(root).unwrap()).unwrap();
+        entries.sort();
+        entries
+    }
+
+    fn from_objects(git_dir: &Path) -> Option<Vec<Entry>> {
+        let head = head_commit(git_dir)?;
+        let mut entries = head_entries_from_objects(git_dir, &head)?;
+        entries.sort();
+        Some(entries)
+    }
+
+    #[test]
+    fn head_entries_read_from_objects_match_libgit2_loose_packed_and_in_a_worktree() {
+        let dir = repo();
+        let root = dir.path();
+        // A nested folder, a symlink and a submodule entry besides the files `repo` stages.
+        std::fs::create_dir_all(root.join(".vizier/workflow/deep/er")).unwrap();
+        std::fs::write(root.join(".vizier/workflow/deep/er/x.toml"), "x").unwrap();
+        std::os::unix::fs::symlink("ci.toml", root.join(".vizier/workflow/link.toml")).unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["update-index", "--chmod=+x", ".vizier/run.sh"]);
+        let gitlink = format!("160000,{},.vizier/sub", "1".repeat(40));
+        git(root, &["update-index", "--add", "--cacheinfo", &gitlink]);
+        git(root, &["commit", "-q", "-m", "templates"]);
+        let git_dir = root.join(".git");
+        let loose = from_objects(&git_dir).expect("loose objects read");
+        assert!(loose == walked(root), "loose objects differ from libgit2");
+        assert!(loose.iter().any(|e| e.path.ends_with(b"deep/er/x.toml")));
+        assert!(loose.iter().any(|e| e.mode == 0o120000));
+        assert!(loose.iter().any(|e| e.mode == 0o160000));
+        assert!(loose.iter().any(|e| e.mode == 0o100755));
+        assert!(
+            loose == expected(root),
+            "differs from the index it was committed from"
+        );
+
+        git(root, &["gc", "-q"]);
+        assert!(
+            std::fs::read_dir(git_dir.join("objects/pack"))
+                .unwrap()
+                .count()
+                > 0
+        );
+        let packed = from_objects(&git_dir).expect("packed objects read");
+        assert!(packed == loose, "packed objects read differently");
+
+        let tree = root.join("linked");
+        git(
+            root,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "--no-checkout",
+                "-b",
+                "other",
+                tree.to_str().unwrap(),
+            ],
+        );
+        let linked_git_dir = git_dir.join("worktrees/linked");
+        assert!(linked_git_dir.join("commondir").is_file());
+        assert!(from_objects(&linked_git_dir) == Some(loose.clone()));
+    }
+
+    #[test]
+    fn head_entries_from_objects_without_the_folder_or_with_a_file_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        std::fs::write(root.join("README"), "r").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "no folder"]);
+        assert_eq!(from_objects(&root.join(".git")), Some(Vec::new()));
+        std::fs::write(root.join(".vizier"), "a file").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "a file"]);
+        assert_eq!(from_objects(&root.join(".git")), Some(Vec::new()));
+        assert_eq!(walked(root), Vec::new());
+    }
+
+    #[test]
+    fn a_head_the_object_reader_cannot_follow_is_left_to_libgit2() {
+        let dir = repo();
+        let root = dir.path();
+        git(root, &["commit", "-q", "-m", "templates"]);
+        let git_dir = root.join(".git");
+        // An object that is not there, and one of another kind.
+        assert_eq!(head_entries_from_objects(&git_dir, &"0".repeat(40)), None);
+        let blob = git(root, &["rev-parse", "HEAD:src/main.rs"]);
+        assert_eq!(head_entries_from_objects(&git_dir, &blob), None);
+        // A SHA-256 id is not read here.
+        assert_eq!(head_entries_from_objects(&git_dir, &"a".repeat(64)), None);
+        // Malformed trees.
+        assert_eq!(tree_entries(b"100644 name"), None);
+        assert_eq!(tree_entries(b"10x644 name\0aaaaaaaaaaaaaaaaaaaa"), None);
+        assert_eq!(tree_entries(b"100644 name\0short"), None);
+        assert_eq!(tree_entries(b""), Some(Vec::new()));
     }
 }

@@ -749,3 +749,46 @@ fn the_job_process_arguments_behave_the_same_with_and_without_the_parser() {
         assert_eq!(fast.stderr, parsed.stderr, "{bad}");
     }
 }
+
+/// `hook <name> [args]`, as the installed hook script runs it, is recognised without clap too
+/// (`cli::quick_command`); `--color auto` in front of it takes the same command through clap. The
+/// two must not differ: refused, passed and malformed input alike.
+#[test]
+fn the_hook_arguments_behave_the_same_with_and_without_the_parser() {
+    let repo = Repo::new();
+    repo.write(".vizier/workflow/ok.toml", OK_TEMPLATE);
+    repo.commit_all("templates");
+    let head = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let push = format!(
+        "refs/heads/main {head} refs/heads/main {}\n",
+        "0".repeat(40)
+    );
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    let cases: [(&[&str], &str, i32); 4] = [
+        (&["pre-commit"], "", 1),
+        (&["pre-push", "origin", "url"], "not four fields\n", 2),
+        (&["pre-push", "origin", "url"], &push, 0),
+        (&["pre-push"], "", 0),
+    ];
+    for (args, stdin, code) in cases {
+        let fast = repo
+            .vizier()
+            .arg("hook")
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        let parsed = repo
+            .vizier()
+            .args(["--color", "auto", "hook"])
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        assert_eq!(fast.status.code(), Some(code), "{args:?}: {fast:?}");
+        assert_eq!(fast.status.code(), parsed.status.code(), "{args:?}");
+        assert_eq!(fast.stdout, parsed.stdout, "{args:?}");
+        assert_eq!(fast.stderr, parsed.stderr, "{args:?}");
+    }
+}
