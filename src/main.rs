@@ -5,7 +5,8 @@
 //!   (`vizier hook …`) keep musl's own allocator: they allocate little, and mimalloc's first
 //!   allocations touch more pages than their whole run saves;
 //! - every other process (a driver, `jobs list`, `validate`) uses mimalloc, which maps and unmaps
-//!   memory far less often than musl's allocator.
+//!   memory far less often than musl's allocator, and is started here rather than by its own
+//!   constructor (.cargo/config.toml).
 
 #[cfg(target_env = "musl")]
 mod allocator {
@@ -32,8 +33,31 @@ mod allocator {
                 // SAFETY: a NUL-terminated name; nothing modifies the environment this early.
                 let job = unsafe { !libc::getenv(c"VIZIER_ATTEMPT".as_ptr()).is_null() };
                 let choice = if job || is_hook() { SYSTEM } else { MIMALLOC };
+                if choice == MIMALLOC {
+                    start_mimalloc();
+                }
                 CHOICE.store(choice, Ordering::Relaxed);
                 choice == MIMALLOC
+            }
+        }
+    }
+
+    /// Starts mimalloc as its own constructor would have, unless that constructor ran: the build
+    /// (.cargo/config.toml) defines `MI_PRIM_HAS_PROCESS_ATTACH`, which leaves the C library without
+    /// it, so that the processes keeping musl's allocator do not pay for mimalloc's start (reading
+    /// its options from the environment, `sysinfo`, two files under /proc and /sys). Both functions
+    /// are in mimalloc's C source (`src/init.c`); `_mi_preloading` stays true until the process is
+    /// started, whichever way that happened.
+    fn start_mimalloc() {
+        unsafe extern "C" {
+            fn _mi_preloading() -> bool;
+            fn _mi_auto_process_init();
+        }
+        // SAFETY: called once, from the first allocation, before `main` starts any thread (the
+        // constructor's own conditions); neither function takes arguments or touches Rust memory.
+        unsafe {
+            if _mi_preloading() {
+                _mi_auto_process_init();
             }
         }
     }
