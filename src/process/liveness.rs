@@ -139,7 +139,22 @@ pub fn pid_exists(pid: u32) -> bool {
 /// whether it is a zombie.
 #[cfg(target_os = "linux")]
 fn proc_stat(pid: u32) -> Option<(u64, bool)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // /proc reports a size of 0, so `fs::read_to_string` would read in growing steps (six reads
+    // for one line, after an fstat and an lseek); a buffer on the stack with room for the whole
+    // line takes one read, and a second that finds the end.
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let stat = String::from_utf8_lossy(&buf[..len]);
     let after_comm = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
     let state = fields.first()?;
