@@ -635,7 +635,7 @@ impl Store {
         (good, bad)
     }
 
-    /// Job folder names (job ids), sorted.
+    /// Job folder names (job ids), in the order the directory lists them.
     pub fn job_ids(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();

@@ -147,11 +147,12 @@ fn version() -> String {
 
 /// Runs `scripts/package.sh` on the test's vizier binary (the build step is what the release
 /// workflow adds); returns the archive and its `.sha256` line.
-fn package(out: &Path) -> (PathBuf, String) {
+/// `scripts/package.sh ARGS` with the test binary as what it packages; its stdout, trimmed. Fails
+/// the test when the script fails.
+fn package_sh(args: &[&std::ffi::OsStr]) -> String {
     let run = StdCommand::new("sh")
         .arg(root_file("scripts/package.sh"))
-        .args(["--target", host_target(), "--out"])
-        .arg(out)
+        .args(args)
         .env("VIZIER_PACKAGE_BINARY", BIN)
         .output()
         .unwrap();
@@ -160,7 +161,16 @@ fn package(out: &Path) -> (PathBuf, String) {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let archive = PathBuf::from(String::from_utf8_lossy(&run.stdout).trim());
+    String::from_utf8_lossy(&run.stdout).trim().to_owned()
+}
+
+fn package(out: &Path) -> (PathBuf, String) {
+    let archive = PathBuf::from(package_sh(&[
+        "--target".as_ref(),
+        host_target().as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]));
     let asset = format!("vizier-{}-{}.tar.gz", version(), host_target());
     assert_eq!(archive, out.join(&asset));
     let sum = std::fs::read_to_string(out.join(format!("{asset}.sha256"))).unwrap();
@@ -169,17 +179,7 @@ fn package(out: &Path) -> (PathBuf, String) {
 
 #[test]
 fn package_sh_builds_by_default_the_asset_the_installer_downloads_for_this_host() {
-    let out = StdCommand::new("sh")
-        .arg(root_file("scripts/package.sh"))
-        .arg("--print-target")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), host_target());
+    assert_eq!(package_sh(&["--print-target".as_ref()]), host_target());
     // On Linux that is the static musl build, whatever libc the host has.
     if std::env::consts::OS == "linux" {
         assert!(host_target().ends_with("-unknown-linux-musl"));

@@ -801,76 +801,48 @@ fn the_hook_arguments_behave_the_same_with_and_without_the_parser() {
 #[test]
 #[ignore = "needs strace"]
 fn only_the_processes_that_use_mimalloc_start_it() {
-    let strace = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("strace"))
-        .find(|p| p.is_file())
-        .expect("needs strace on PATH (`.ci/run` installs it: apt-get install strace)");
+    const START: &str = "/proc/sys/vm/overcommit_memory";
     let repo = repo_with("ok", OK_TEMPLATE);
-    let traces = tempfile::tempdir().unwrap();
-    let traced = |name: &str, args: &[&str]| {
-        let prefix = traces.path().join(name);
-        let mut cmd = std::process::Command::new(&strace);
-        cmd.args(["-f", "-ff", "-qq", "-e", "trace=execve,open,openat", "-o"])
-            .arg(&prefix)
-            .arg(BIN)
-            .args(args)
-            .current_dir(repo.path());
-        isolate(&mut cmd, repo.home.path());
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{name}: {out:?}");
-        // Each process's trace: whether it ran vizier with these arguments, and whether it started
-        // mimalloc.
-        let mut seen = Vec::new();
-        for e in std::fs::read_dir(traces.path()).unwrap() {
-            let path = e.unwrap().path();
-            if !path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&format!("{name}."))
-            {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            let Some(exec) = text
-                .lines()
-                .rev()
-                .find(|l| l.starts_with("execve(") && l.contains(BIN))
-            else {
-                continue; // sh, or a thread
-            };
-            seen.push((
-                exec.to_owned(),
-                text.contains("/proc/sys/vm/overcommit_memory"),
-            ));
-        }
-        seen
-    };
-    let run = traced("run", &["run", "ok"]);
-    let driver: Vec<_> = run.iter().filter(|(e, _)| e.contains("\"run\"")).collect();
+    let (out, run) = strace(&repo, repo.path(), BIN, &["run", "ok"], "open,openat");
+    assert!(out.status.success(), "{out:?}");
+    let driver: Vec<_> = run.iter().filter(|p| p.exec.contains("\"run\"")).collect();
     let jobs: Vec<_> = run
         .iter()
-        .filter(|(e, _)| e.contains("__workflow-node"))
+        .filter(|p| p.exec.contains("__workflow-node"))
         .collect();
     assert_eq!(driver.len(), 1, "{run:?}");
     assert_eq!(jobs.len(), 2, "{run:?}"); // `check` and the terminal
-    assert!(driver[0].1, "the driver did not start mimalloc: {run:?}");
     assert!(
-        jobs.iter().all(|(_, started)| !started),
+        driver[0].calls.contains(START),
+        "the driver did not start mimalloc: {run:?}"
+    );
+    assert!(
+        jobs.iter().all(|p| !p.calls.contains(START)),
         "a job process started mimalloc: {run:?}"
     );
 
-    let validate = traced("validate", &["validate"]);
-    assert!(validate.len() == 1 && validate[0].1, "{validate:?}");
+    let (out, validate) = strace(&repo, repo.path(), BIN, &["validate"], "open,openat");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        validate.len() == 1 && validate[0].calls.contains(START),
+        "{validate:?}"
+    );
 
     repo.write(
         ".vizier/workflow/ok.toml",
         &format!("{OK_TEMPLATE}\n# changed\n"),
     );
     repo.git(&["add", "-A"]);
-    let hook = traced("hook", &["hook", "pre-commit"]);
+    let (out, hook) = strace(
+        &repo,
+        repo.path(),
+        BIN,
+        &["hook", "pre-commit"],
+        "open,openat",
+    );
+    assert!(out.status.success(), "{out:?}");
     assert!(
-        hook.len() == 1 && !hook[0].1,
+        hook.len() == 1 && !hook[0].calls.contains(START),
         "the hook started mimalloc: {hook:?}"
     );
 }

@@ -1091,3 +1091,84 @@ fn hooks_install_husky_appends_marked_lines_that_run_and_uninstall_removes_them(
     assert!(!repo.join(".husky/pre-push").exists());
     assert_eq!(snapshot(&husky_dir), before);
 }
+
+/// Every commit makes a new `HEAD`, so the hook on the next commit meets a commit it has no record
+/// of. It reads that commit's `.vizier/` from the object database without opening the repository
+/// (its config is never read), and still answers right when the objects are packed, in a linked
+/// work tree, and when `HEAD` moves back under templates it does not hold. Seen through strace
+/// (Linux; `.ci/run` installs it, and a missing strace fails the test).
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "needs strace"]
+fn a_commit_after_a_commit_reads_head_from_objects_without_opening_the_repository() {
+    let repo = repo_with_template();
+    install(&repo);
+    let commit_traced = |dir: &Path, message: &str| {
+        let (out, vizier) = strace(
+            &repo,
+            dir,
+            "git",
+            &["commit", "-q", "-m", message],
+            "open,openat",
+        );
+        let hooks: Vec<_> = vizier
+            .iter()
+            .filter(|p| p.exec.contains("\"hook\", \"pre-commit\""))
+            .collect();
+        assert_eq!(hooks.len(), 1, "{message}: {vizier:?}");
+        (out, hooks[0].calls.contains(".git/config\""))
+    };
+    let mut change = 0;
+    let mut stage_a_change = |dir: &Path| {
+        change += 1;
+        std::fs::write(dir.join("src.txt"), format!("{change}\n")).unwrap();
+        assert_ok(&git_in(&repo, dir, &["add", "src.txt"], &[]));
+    };
+
+    // Loose objects, a commit after a commit.
+    for message in ["first", "second"] {
+        stage_a_change(repo.path());
+        let (out, opened) = commit_traced(repo.path(), message);
+        assert_ok(&out);
+        assert_eq!(text(&out), "", "{message}: nothing under .vizier/ changed");
+        assert!(
+            !opened,
+            "{message}: the hook opened the repository's config"
+        );
+    }
+    // Packed objects.
+    repo.git(&["gc", "-q", "--prune=now"]);
+    assert!(
+        std::fs::read_dir(repo.join(".git/objects/pack"))
+            .unwrap()
+            .count()
+            > 0
+    );
+    stage_a_change(repo.path());
+    let (out, opened) = commit_traced(repo.path(), "packed");
+    assert_ok(&out);
+    assert!(!opened, "packed: the hook opened the repository's config");
+
+    // A linked work tree: its own index and HEAD, the common folder's objects.
+    let linked = tempfile::tempdir().unwrap();
+    let wt = linked.path().join("wt");
+    repo.git(&["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()]);
+    stage_a_change(&wt);
+    let (out, opened) = commit_traced(&wt, "linked");
+    assert_ok(&out);
+    assert!(!opened, "linked: the hook opened the repository's config");
+
+    // A bad template let in with --no-verify, then HEAD moved back before it: the staged
+    // templates are no longer HEAD's, so they are checked and refused.
+    repo.write(".vizier/workflow/bad.toml", BAD_TEMPLATE);
+    repo.git(&["add", "-A"]);
+    assert_ok(&git_commit(&repo, &["--no-verify", "-m", "bad"], &[]));
+    stage_a_change(repo.path());
+    let (out, _) = commit_traced(repo.path(), "on the bad commit");
+    assert_ok(&out);
+    repo.git(&["reset", "-q", "--soft", "HEAD~2"]);
+    let before = head_count(&repo);
+    let (out, _) = commit_traced(repo.path(), "after the reset");
+    assert_refused(&out);
+    assert_eq!(head_count(&repo), before, "the broken template landed");
+}

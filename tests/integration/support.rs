@@ -240,3 +240,60 @@ pub fn run_concurrently(repo: &Repo, alias: &str, sets: &[String]) {
         assert!(child.wait().unwrap().success());
     }
 }
+
+/// One vizier process seen by [`strace`]: the `execve` line that started it (its arguments) and
+/// every call it made that was traced.
+#[derive(Debug)]
+pub struct Traced {
+    pub exec: String,
+    pub calls: String,
+}
+
+/// Runs `program args` in `dir` (with `repo`'s isolated environment) under strace (`-f -ff`: one trace file per process, tracing the
+/// system calls named in `calls`, `execve` always) and returns its output and the processes that
+/// ran the vizier binary, however deep below `program` they were started. Linux only; needs strace
+/// on PATH (`.ci/run` installs it), and fails the test without it.
+pub fn strace(
+    repo: &Repo,
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+    calls: &str,
+) -> (std::process::Output, Vec<Traced>) {
+    let strace = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("strace"))
+        .find(|p| p.is_file())
+        .expect("needs strace on PATH (`.ci/run` installs it: apt-get install strace)");
+    let traces = tempfile::tempdir().unwrap();
+    let mut cmd = StdCommand::new(strace);
+    cmd.args([
+        "-f",
+        "-ff",
+        "-qq",
+        "-e",
+        &format!("trace=execve,{calls}"),
+        "-o",
+    ])
+    .arg(traces.path().join("t"))
+    .arg(program)
+    .args(args)
+    .current_dir(dir);
+    isolate(&mut cmd, repo.home.path());
+    let out = cmd.output().unwrap();
+    let mut seen = Vec::new();
+    for e in std::fs::read_dir(traces.path()).unwrap() {
+        let calls = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        // The last program the process ran; threads and other programs are left out.
+        let exec = calls
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("execve(") && !l.contains("= -1"));
+        if let Some(exec) = exec.filter(|l| l.contains(BIN)) {
+            seen.push(Traced {
+                exec: exec.to_owned(),
+                calls: calls.clone(),
+            });
+        }
+    }
+    (out, seen)
+}
