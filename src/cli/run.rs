@@ -391,6 +391,14 @@ fn report_changes(m: &Manifest, seen: &mut Vec<Option<(Status, u32)>>) -> String
         } else {
             String::new()
         };
+        // A job that started and ended within one tick was never seen running: its start is
+        // told first, as for every other job that ran.
+        if node.status.is_terminal()
+            && node.exit_code.is_some()
+            && before != Some((Status::Running, node.attempts))
+        {
+            text.push_str(&format!("  ▶ {}{attempt} started\n", node.node_id));
+        }
         let line = match node.status {
             Status::Queued | Status::WaitingOnDeps => continue,
             Status::Running => format!("  ▶ {}{attempt} started", node.node_id),

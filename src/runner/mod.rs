@@ -150,6 +150,10 @@ pub struct Cache {
 /// for what no file tells (a precondition on git state).
 const FULL_PASS_EVERY: Duration = Duration::from_secs(1);
 
+/// How many times one tick finishes jobs it started that already ended (and starts what that
+/// frees). Bounded so that a tick, which holds the scheduler lock, always ends.
+const ABSORB_PASSES: usize = 4;
+
 #[derive(Default)]
 struct WakeState {
     dependents: HashMap<String, Arc<Dependents>>,
@@ -468,7 +472,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 .full_at
                 .get(&run_id)
                 .is_none_or(|t| !cache.wake.no_fallback && t.elapsed() >= FULL_PASS_EVERY);
-        let out = if full {
+        let mut out = if full {
             cache.wake.full_at.insert(run_id.clone(), Instant::now());
             schedule::tick_only(&plan, &mut m, &probe, &mut locks, &now, may_start, only)
         } else {
@@ -481,12 +485,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 &plan, &mut m, &probe, &mut locks, &now, may_start, only, wake,
             )
         };
-        if let Some(e) = out
-            .start
-            .iter()
-            .chain(&out.changed)
-            .find_map(|&i| store.check_job_dir(&plan.nodes[i].job_id).err())
-        {
+        if let Err(e) = prepare(store, &plan, &out) {
             report.warnings.push(format!(
                 "skipping run {}: {e}: {}",
                 m.run_id,
@@ -494,64 +493,106 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             ));
             continue;
         }
-        // A vanished job's process group may still hold its command (a `kill -9` of the job
-        // process leaves its children): stop it before anything else happens to that job.
-        for (i, attempt, recorded) in &out.vanished {
-            let job_id = &plan.nodes[*i].job_id;
-            let mut groups: Vec<u32> = recorded.iter().map(|p| p.pid).collect();
-            groups.extend(process::claimant(store, job_id, *attempt).map(|p| p.pid));
-            // An agent runs in a group of its own, which the job noted while it ran.
-            groups.extend(crate::agent::noted_group(&store.job_dir(job_id)));
-            process::orphans::stop_orphans(&groups);
-        }
-        for &i in &out.requeued {
-            let _ = std::fs::remove_file(store.outcome_path(&plan.nodes[i].job_id));
-        }
-        for &i in &out.start {
-            let node = &plan.nodes[i];
-            let root = m.nodes[i]
-                .metadata
-                .get("execution_root")
-                .and_then(|v| v.as_str())
-                .unwrap_or(".")
-                .to_owned();
-            let driven = matches!(scope, Scope::Driver(_) | Scope::Part(..));
-            match process::spawn_job(
-                store,
-                &node.job_id,
-                &plan.run_id,
-                m.nodes[i].attempts,
-                &root,
-                driven,
-            ) {
-                Ok(child) => {
-                    m.nodes[i].process = Some(process::process_id(child.id()));
-                    report.children.push(child);
-                    report.started.push((run_id.clone(), i));
-                }
-                Err(e) => {
-                    // Decided outside the scheduler: the next tick looks at everything.
-                    cache.wake.want_full.insert(run_id.clone());
-                    let n = &mut m.nodes[i];
-                    n.status = Status::Failed;
-                    n.outcome = Some(Outcome::Failed);
-                    n.reason = Some(format!(
-                        "{e}: {}",
-                        std::error::Error::source(&e)
-                            .map(|s| s.to_string())
-                            .unwrap_or_default()
-                    ));
-                    n.finished_at = Some(now.clone());
+        let driven = matches!(scope, Scope::Driver(_) | Scope::Part(..));
+        // What this tick started and changed, over all its passes.
+        let mut started: Vec<usize> = Vec::new();
+        let mut changed_nodes = std::collections::BTreeSet::new();
+        let mut absorbed = 0;
+        let first_child = report.children.len();
+        loop {
+            for &i in &out.start {
+                let node = &plan.nodes[i];
+                let root = m.nodes[i]
+                    .metadata
+                    .get("execution_root")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(".")
+                    .to_owned();
+                match process::spawn_job(
+                    store,
+                    &node.job_id,
+                    &plan.run_id,
+                    m.nodes[i].attempts,
+                    &root,
+                    driven,
+                ) {
+                    Ok(child) => {
+                        m.nodes[i].process = Some(process::process_id(child.id()));
+                        report.children.push(child);
+                        report.started.push((run_id.clone(), i));
+                    }
+                    Err(e) => {
+                        // Decided outside the scheduler: the next tick looks at everything.
+                        cache.wake.want_full.insert(run_id.clone());
+                        let n = &mut m.nodes[i];
+                        n.status = Status::Failed;
+                        n.outcome = Some(Outcome::Failed);
+                        n.reason = Some(format!(
+                            "{e}: {}",
+                            std::error::Error::source(&e)
+                                .map(|s| s.to_string())
+                                .unwrap_or_default()
+                        ));
+                        n.finished_at = Some(now.clone());
+                    }
                 }
             }
+            started.extend(&out.start);
+            changed_nodes.extend(&out.changed);
+            // A short command often ends while the tick is still starting the others (200
+            // independent nodes take a while to start). A driver finishes those in the same
+            // tick, from their outcomes: each record is then written once, finished, instead
+            // of once running and again at the next tick.
+            if !driven || absorbed == ABSORB_PASSES || out.start.is_empty() {
+                break;
+            }
+            absorbed += 1;
+            store::delay_point("tick-before-absorb", 400);
+            let exited: Vec<usize> = report.children[first_child..]
+                .iter_mut()
+                .zip(&report.started[first_child..])
+                .filter(|(child, (_, i))| {
+                    let n = &m.nodes[*i];
+                    n.status == Status::Running
+                        && n.process.as_ref().map(|p| p.pid) == Some(child.id())
+                })
+                .filter_map(|(child, (_, i))| child.try_wait().ok().flatten().map(|_| *i))
+                .collect();
+            if exited.is_empty() {
+                break;
+            }
+            let dependents = cache.dependents(&run_id, &plan);
+            let wake = Wake::Nodes {
+                nodes: &exited,
+                dependents: &dependents,
+            };
+            // On copies: a pass whose job folders fail their check is left to the next tick,
+            // which skips the run and says why.
+            let (mut m2, mut locks2) = (m.clone(), locks.clone());
+            let next = schedule::tick_woken(
+                &plan,
+                &mut m2,
+                &probe,
+                &mut locks2,
+                &now,
+                may_start,
+                only,
+                wake,
+            );
+            if prepare(store, &plan, &next).is_err() {
+                cache.wake.want_full.insert(run_id.clone());
+                break;
+            }
+            (m, locks, out) = (m2, locks2, next);
         }
-        let changed = !out.changed.is_empty() || !out.start.is_empty() || dirty || m.is_finished();
+        let changed_any = !changed_nodes.is_empty() || !started.is_empty();
+        let changed = changed_any || dirty || m.is_finished();
         if changed {
             if m.is_finished() {
                 m.driver = None;
                 finished.push(m.run_id.clone());
             }
-            for &i in out.changed.iter() {
+            for &i in changed_nodes.iter() {
                 let record = store.job_record(&plan, i, &m);
                 batch.add(&store.job_path(&plan.nodes[i].job_id), to_json(&record));
             }
@@ -565,10 +606,7 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         // nothing of it, so a chain of them coalesces.
         let due = !matches!(scope, Scope::Driver(_))
             || m.is_finished()
-            || out
-                .start
-                .iter()
-                .any(|&i| plan.nodes[i].uses != SHELL_COMMAND)
+            || started.iter().any(|&i| plan.nodes[i].uses != SHELL_COMMAND)
             || !m.nodes.iter().any(|n| n.status == Status::Running)
             || cache
                 .flushed
@@ -591,6 +629,33 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         store.set_active(&run_id, false)?;
     }
     Ok(report)
+}
+
+/// What a tick does before it starts a pass's jobs and writes their records: checks the folders
+/// of the jobs it is about to write into, stops what is left of vanished jobs' process groups (a
+/// `kill -9` of the job process leaves its children), and drops the stale outcomes of re-queued
+/// nodes.
+fn prepare(store: &Store, plan: &Plan, out: &schedule::TickOutput) -> Result<()> {
+    if let Some(e) = out
+        .start
+        .iter()
+        .chain(&out.changed)
+        .find_map(|&i| store.check_job_dir(&plan.nodes[i].job_id).err())
+    {
+        return Err(e);
+    }
+    for (i, attempt, recorded) in &out.vanished {
+        let job_id = &plan.nodes[*i].job_id;
+        let mut groups: Vec<u32> = recorded.iter().map(|p| p.pid).collect();
+        groups.extend(process::claimant(store, job_id, *attempt).map(|p| p.pid));
+        // An agent runs in a group of its own, which the job noted while it ran.
+        groups.extend(crate::agent::noted_group(&store.job_dir(job_id)));
+        process::orphans::stop_orphans(&groups);
+    }
+    for &i in &out.requeued {
+        let _ = std::fs::remove_file(store.outcome_path(&plan.nodes[i].job_id));
+    }
+    Ok(())
 }
 
 /// Adds the locks of a run's running jobs to the table.

@@ -47,7 +47,7 @@ pub enum OtherRun {
 }
 
 /// Locks held by running jobs across every active run.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct LockTable {
     /// (key, mode, holding job, the run when the lock is held for the whole run).
     held: Vec<(String, LockMode, String, Option<String>)>,

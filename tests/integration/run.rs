@@ -417,6 +417,50 @@ fn a_killed_run_is_marked_failed_on_the_next_tick() {
     assert_eq!(node(m, "done")["status"], "blocked_by_dependency");
 }
 
+/// Three quick nodes and a join. The failpoint holds every tick for 400 ms after it started its
+/// jobs, so each job has ended before its tick looks: the tick finishes it there (one record
+/// write, not a `running` one and then a finished one), and starts the join it frees. Each node's
+/// start is still told, right before its end; without that pass every start of a tick would come
+/// first, then the ends in the next tick.
+#[test]
+fn jobs_that_end_while_their_tick_is_still_starting_others_are_finished_in_that_tick() {
+    let body = shell("a", "true", &[])
+        + &shell("b", "true", &[])
+        + &shell("c", "true", &[])
+        + &shell("join", "true", &["a", "b", "c"])
+        + &terminal(&["join"]);
+    let repo = repo_with("ci", &template("t", &body));
+    let out = repo
+        .vizier()
+        .args(["run", "ci"])
+        .env("VIZIER_FAILPOINT", "tick-before-absorb")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    for id in ["a", "b", "c", "join"] {
+        let at = lines
+            .iter()
+            .position(|l| *l == format!("▶ {id} started"))
+            .unwrap_or_else(|| panic!("no start of {id}:\n{stdout}"));
+        assert_eq!(
+            lines.get(at + 1).copied(),
+            Some(format!("✔ {id} succeeded").as_str()),
+            "{stdout}"
+        );
+    }
+    let m = &manifests(&repo)[0];
+    for id in ["a", "b", "c", "join", "done"] {
+        assert_eq!(node(m, id)["status"], "succeeded", "{id}: {m}");
+    }
+    let run_id = m["run_id"].as_str().unwrap();
+    let record: Value =
+        serde_json::from_str(&repo.read(&format!(".vizier/jobs/{run_id}-join/job.json"))).unwrap();
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["exit_code"], 0);
+}
+
 /// a → b (fails) and a → c → e; d waits for b and e. `c` runs until the test creates `go`, which it
 /// does once `b` is recorded failed: `e` is then the one new start the failure mode decides about.
 fn diamond(mode: &str) -> String {
