@@ -52,6 +52,10 @@ impl Probe for StoreProbe<'_> {
         (outcome.attempt == attempt).then_some(outcome)
     }
 
+    fn recorded_outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
+        self.store.recorded_outcome(job_id, attempt)
+    }
+
     fn alive(&self, job_id: &str, attempt: u32, recorded: Option<&ProcessId>) -> bool {
         // The claimant is the process really running the attempt; the recorded pid is who was
         // started, which may have lost the claim to a duplicate start.
@@ -785,8 +789,14 @@ pub fn run_node(root: &Path, job_id: &str) -> Result<()> {
         message: result.message,
         metadata: result.metadata,
     };
-    store::write_atomic(&store.outcome_path(job_id), &to_json(&outcome))?;
-    if std::env::var_os(process::DRIVER_ENV).is_none() {
+    // A foreground driver records the outcome in the job's record (fsynced) as soon as this
+    // process ends, so the outcome file itself need not wait for the disk. A job without one
+    // makes its outcome durable before its own tick, which may have to wait for the lock.
+    let driven = std::env::var_os(process::DRIVER_ENV).is_some();
+    if driven {
+        store::write_atomic_unsynced(&store.outcome_path(job_id), &to_json(&outcome))?;
+    } else {
+        store::write_atomic(&store.outcome_path(job_id), &to_json(&outcome))?;
         tick(&store, Scope::Undriven, &mut Cache::default())?;
     }
     Ok(())

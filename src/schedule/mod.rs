@@ -33,6 +33,12 @@ pub trait Probe {
     fn run_outcome(&self, _run_id: &str) -> OtherRun {
         OtherRun::Missing
     }
+    /// The end of this attempt as the job's record tells it, for a job whose process is gone
+    /// without a readable outcome: a foreground driver's jobs leave their outcome unsynced, and
+    /// the record the driver wrote from it (synced) may be all a crash of the machine left.
+    fn recorded_outcome(&self, _job_id: &str, _attempt: u32) -> Option<OutcomeFile> {
+        None
+    }
 }
 
 /// How a run named by `vizier run --after` stands.
@@ -203,8 +209,12 @@ pub fn tick_woken(
                     finish_woken(plan, m, locks, i, outcome, now, &mut out, &mut work);
                     progress = true;
                 } else if !probe.alive(&job_id, attempt, m.nodes[i].process.as_ref()) {
-                    // It may have recorded its outcome and exited between the two looks.
-                    if let Some(outcome) = probe.outcome(&job_id, attempt) {
+                    // It may have recorded its outcome and exited between the two looks; or
+                    // its record, written from that outcome, may be newer than this manifest.
+                    if let Some(outcome) = probe
+                        .outcome(&job_id, attempt)
+                        .or_else(|| probe.recorded_outcome(&job_id, attempt))
+                    {
                         finish_woken(plan, m, locks, i, outcome, now, &mut out, &mut work);
                         progress = true;
                         continue;

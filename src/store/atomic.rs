@@ -128,12 +128,29 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
     batch.commit()
 }
 
+/// Replaces one file atomically for every process, without waiting for its data to reach the
+/// disk: for a file that another process makes durable by recording what it says. A job run by a
+/// foreground driver writes its outcome this way; the driver copies the outcome into the job's
+/// record, which it fsyncs. Stopping or killing any process loses nothing (the data is in the
+/// kernel's cache); only a crash of the machine before that record is written can leave the file
+/// empty or torn, and its readers take an unreadable file as absent.
+pub fn write_atomic_unsynced(target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut batch = Batch {
+        unsynced: true,
+        ..Batch::default()
+    };
+    batch.add(target, bytes.to_vec());
+    batch.commit()
+}
+
 /// Writes that become visible together at the end of a tick.
 #[derive(Default)]
 pub struct Batch {
     entries: Vec<(PathBuf, Vec<u8>)>,
     /// Where each target sits in `entries`: a tick adds hundreds of records, so no linear search.
     index: std::collections::HashMap<PathBuf, usize>,
+    /// Skip the fsync (see [`write_atomic_unsynced`]).
+    unsynced: bool,
 }
 
 impl Batch {
@@ -176,7 +193,7 @@ impl Batch {
             file.write_all(bytes).map_err(write_err(&temp))?;
             files.push((temp, file));
         }
-        if fsync_enabled() {
+        if !self.unsynced && fsync_enabled() {
             if files.len() == 1 {
                 files[0].1.sync_data().map_err(write_err(&files[0].0))?;
             } else {

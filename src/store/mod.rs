@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-pub use atomic::{Batch, write_atomic};
+pub use atomic::{Batch, write_atomic, write_atomic_unsynced};
 pub use failpoint::{delay_point, failpoint, failpoint_set};
 pub use payload::{Payload, read_payload};
 pub use records::*;
@@ -56,6 +56,22 @@ pub struct Store {
     /// `<root>/.vizier/jobs`.
     pub dir: PathBuf,
 }
+
+/// The metadata keys [`Store::job_record`] derives from the plan and the manifest.
+const RECORD_KEYS: &[&str] = &[
+    "workflow_run_id",
+    "workflow_template_id",
+    "workflow_template_version",
+    "workflow_node_id",
+    "workflow_node_attempt",
+    "workflow_node_outcome",
+    "workflow_executor_class",
+    "workflow_executor_operation",
+    "workflow_control_policy",
+    "workflow_policy_snapshot_hash",
+    "workflow_gates",
+    "workflow_payload_refs",
+];
 
 impl Store {
     pub fn new(root: &Path) -> Store {
@@ -513,7 +529,35 @@ impl Store {
         batch.commit()
     }
 
-    /// The job record of node `index`, from the plan and the manifest's current state.
+    /// The outcome of `attempt` as the job's record tells it, when the record says that attempt
+    /// ended (its status is terminal). The keys [`Store::job_record`] derives from the plan and
+    /// the manifest are left out of the metadata: only what the job itself reported is kept.
+    pub fn recorded_outcome(&self, job_id: &str, attempt: u32) -> Option<OutcomeFile> {
+        let record = self.read_job(job_id).ok()?;
+        let meta = &record.metadata;
+        let ended = Status::parse(&record.status).is_some_and(|s| s.is_terminal());
+        if !ended || meta.get("workflow_node_attempt")?.as_u64()? != u64::from(attempt) {
+            return None;
+        }
+        let outcome = serde_json::from_value(meta.get("workflow_node_outcome")?.clone()).ok()?;
+        Some(OutcomeFile {
+            job_id: job_id.to_owned(),
+            attempt,
+            outcome,
+            exit_code: record.exit_code,
+            started_at: record.started_at,
+            finished_at: record.finished_at,
+            message: record.reason,
+            metadata: record
+                .metadata
+                .into_iter()
+                .filter(|(k, _)| !RECORD_KEYS.contains(&k.as_str()))
+                .collect(),
+        })
+    }
+
+    /// The job record of node `index`, from the plan and the manifest's current state. Its
+    /// metadata holds [`RECORD_KEYS`] and then the node's own metadata from the manifest.
     pub fn job_record(&self, plan: &Plan, index: usize, manifest: &Manifest) -> JobRecord {
         let node: &PlanNode = &plan.nodes[index];
         let state = &manifest.nodes[index];
