@@ -376,22 +376,20 @@ fn four_concurrent_runs_each_run_every_job_exactly_once() {
     assert_eq!(ran.len(), 12, "a job ran twice");
 }
 
-#[test]
-fn a_killed_run_is_marked_failed_on_the_next_tick() {
-    let body = shell("slow", "sleep 30", &[]) + &terminal(&["slow"]);
-    let repo = repo_with("ci", &template("t", &body));
+/// Runs `vizier run ci` until its node `slow` is running, then kills the driver and the job's
+/// whole process group with SIGKILL, and waits until the job process is gone.
+fn kill_when_slow_runs(repo: &Repo) {
     let mut cmd = std::process::Command::new(BIN);
     cmd.args(["run", "ci"]).current_dir(repo.path());
     isolate(&mut cmd, repo.home.path());
     let mut driver = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
     wait_until("the node to start", || {
-        manifests(&repo).first().is_some_and(|m| {
+        manifests(repo).first().is_some_and(|m| {
             node(m, "slow")["status"] == "running" && node(m, "slow")["process"].is_object()
         })
     });
-    let m = &manifests(&repo)[0];
+    let m = &manifests(repo)[0];
     let pid = node(m, "slow")["process"]["pid"].as_u64().unwrap() as i32;
-    // kill -9 the driver and the job's whole process group.
     unsafe {
         libc::kill(driver.id() as i32, libc::SIGKILL);
         libc::kill(-pid, libc::SIGKILL);
@@ -401,6 +399,13 @@ fn a_killed_run_is_marked_failed_on_the_next_tick() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
             || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
     });
+}
+
+#[test]
+fn a_killed_run_is_marked_failed_on_the_next_tick() {
+    let body = shell("slow", "sleep 30", &[]) + &terminal(&["slow"]);
+    let repo = repo_with("ci", &template("t", &body));
+    kill_when_slow_runs(&repo);
     repo.vizier()
         .args(["jobs", "list"])
         .assert()
@@ -469,10 +474,6 @@ fn jobs_that_end_while_their_tick_is_still_starting_others_are_finished_in_that_
 fn a_job_whose_outcome_file_was_lost_is_finished_from_its_record() {
     let body = shell("a", "true", &[]) + &shell("slow", "sleep 30", &["a"]) + &terminal(&["slow"]);
     let repo = repo_with("ci", &template("t", &body));
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.args(["run", "ci"]).current_dir(repo.path());
-    isolate(&mut cmd, repo.home.path());
-    let mut driver = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
     let record = |id: &str| -> Value {
         let run_id = manifests(&repo)[0]["run_id"].as_str().unwrap().to_owned();
         std::fs::read_to_string(repo.join(&format!(".vizier/jobs/{run_id}-{id}/job.json")))
@@ -480,23 +481,7 @@ fn a_job_whose_outcome_file_was_lost_is_finished_from_its_record() {
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or(Value::Null)
     };
-    wait_until("slow to start", || {
-        manifests(&repo).first().is_some_and(|m| {
-            node(m, "slow")["status"] == "running" && node(m, "slow")["process"].is_object()
-        })
-    });
-    let pid = node(&manifests(&repo)[0], "slow")["process"]["pid"]
-        .as_u64()
-        .unwrap() as i32;
-    unsafe {
-        libc::kill(driver.id() as i32, libc::SIGKILL);
-        libc::kill(-pid, libc::SIGKILL);
-    }
-    driver.wait().unwrap();
-    wait_until("the job process to be gone", || {
-        !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
-    });
+    kill_when_slow_runs(&repo);
     assert_eq!(record("a")["status"], "succeeded");
     let run_id = manifests(&repo)[0]["run_id"].as_str().unwrap().to_owned();
     std::fs::write(
