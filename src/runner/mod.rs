@@ -503,6 +503,8 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         let mut changed_nodes = std::collections::BTreeSet::new();
         let mut absorbed = 0;
         let first_child = report.children.len();
+        // The `report.children` indices of the jobs a later pass of this tick finished.
+        let mut finished_here: std::collections::BTreeSet<usize> = Default::default();
         loop {
             for &i in &out.start {
                 let node = &plan.nodes[i];
@@ -552,16 +554,24 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
             }
             absorbed += 1;
             store::delay_point("tick-before-absorb", 400);
-            let exited: Vec<usize> = report.children[first_child..]
+            // (index in `report.children`, node) of each started job that has exited.
+            let (reaped, exited): (Vec<usize>, Vec<usize>) = report.children[first_child..]
                 .iter_mut()
                 .zip(&report.started[first_child..])
-                .filter(|(child, (_, i))| {
+                .enumerate()
+                .filter(|(_, (child, (_, i)))| {
                     let n = &m.nodes[*i];
                     n.status == Status::Running
                         && n.process.as_ref().map(|p| p.pid) == Some(child.id())
                 })
-                .filter_map(|(child, (_, i))| child.try_wait().ok().flatten().map(|_| *i))
-                .collect();
+                .filter_map(|(k, (child, (_, i)))| {
+                    child
+                        .try_wait()
+                        .ok()
+                        .flatten()
+                        .map(|_| (first_child + k, *i))
+                })
+                .unzip();
             if exited.is_empty() {
                 break;
             }
@@ -588,6 +598,12 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                 break;
             }
             (m, locks, out) = (m2, locks2, next);
+            finished_here.extend(reaped);
+        }
+        // A job finished here is reaped and its end is handled: no thread needs to wait for it.
+        if !finished_here.is_empty() {
+            remove_indices(&mut report.children, &finished_here);
+            remove_indices(&mut report.started, &finished_here);
         }
         let changed_any = !changed_nodes.is_empty() || !started.is_empty();
         let changed = changed_any || dirty || m.is_finished();
@@ -633,6 +649,15 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
         store.set_active(&run_id, false)?;
     }
     Ok(report)
+}
+
+/// Removes the items at `indices` from `items`, keeping the order of the rest.
+fn remove_indices<T>(items: &mut Vec<T>, indices: &std::collections::BTreeSet<usize>) {
+    let mut k = 0;
+    items.retain(|_| {
+        k += 1;
+        !indices.contains(&(k - 1))
+    });
 }
 
 /// What a tick does before it starts a pass's jobs and writes their records: checks the folders
