@@ -81,9 +81,10 @@ pub fn failures(store: &Store, m: &Manifest) -> Vec<Failure> {
         .collect()
 }
 
-/// The last `lines` lines of a file (lossy UTF-8), empty when it is missing or empty.
+/// The last `lines` lines of a file (lossy UTF-8), empty when it is missing or empty, or not a
+/// regular file (a FIFO in a job folder is never opened in a way that waits for a writer).
 pub fn tail(path: &Path, lines: usize) -> Vec<String> {
-    let Ok(mut file) = std::fs::File::open(path) else {
+    let Ok(mut file) = crate::store::guard::open_regular(path) else {
         return Vec::new();
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);

@@ -26,7 +26,8 @@ pub fn agent_progress(store: &Store, m: &Manifest) -> String {
 }
 
 fn last_line(path: &std::path::Path) -> Option<String> {
-    let mut file = std::fs::File::open(path).ok()?;
+    // Never a FIFO or a link in the job folder (a blocking open would wait for a writer).
+    let mut file = crate::store::guard::open_regular(path).ok()?;
     let len = file.metadata().ok()?.len();
     file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
     let mut buf = Vec::new();

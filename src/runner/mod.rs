@@ -540,6 +540,8 @@ fn tick_locked(store: &Store, scope: Scope<'_>, cache: &mut Cache) -> Result<Tic
                                 .unwrap_or_default()
                         ));
                         n.finished_at = Some(now.clone());
+                        // It never ran.
+                        n.started_at = None;
                     }
                 }
             }
