@@ -392,9 +392,10 @@ fn report_changes(m: &Manifest, seen: &mut Vec<Option<(Status, u32)>>) -> String
             String::new()
         };
         // A job that started and ended within one tick was never seen running: its start is
-        // told first, as for every other job that ran.
+        // told first, as for every other job that ran (a job that could not be started has no
+        // start time).
         if node.status.is_terminal()
-            && node.exit_code.is_some()
+            && node.started_at.is_some()
             && before != Some((Status::Running, node.attempts))
         {
             text.push_str(&format!("  ▶ {}{attempt} started\n", node.node_id));

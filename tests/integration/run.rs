@@ -422,7 +422,7 @@ fn a_killed_run_is_marked_failed_on_the_next_tick() {
     assert_eq!(node(m, "done")["status"], "blocked_by_dependency");
 }
 
-/// Three quick nodes and a join. The failpoint holds every tick for 400 ms after it started its
+/// Three quick nodes, a join and the terminal gate. The failpoint holds every tick for 400 ms after it started its
 /// jobs, so each job has ended before its tick looks: the tick finishes it there (one record
 /// write, not a `running` one and then a finished one), and starts the join it frees. Each node's
 /// start is still told, right before its end; without that pass every start of a tick would come
@@ -444,7 +444,8 @@ fn jobs_that_end_while_their_tick_is_still_starting_others_are_finished_in_that_
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
-    for id in ["a", "b", "c", "join"] {
+    // `done` is a builtin gate: no exit code, and its start is told all the same.
+    for id in ["a", "b", "c", "join", "done"] {
         let at = lines
             .iter()
             .position(|l| *l == format!("▶ {id} started"))
@@ -464,6 +465,26 @@ fn jobs_that_end_while_their_tick_is_still_starting_others_are_finished_in_that_
         serde_json::from_str(&repo.read(&format!(".vizier/jobs/{run_id}-join/job.json"))).unwrap();
     assert_eq!(record["status"], "succeeded");
     assert_eq!(record["exit_code"], 0);
+}
+
+/// A node whose process cannot be started (here its log is a FIFO, which vizier never writes
+/// through) fails without ever having started: no start line, no start time.
+#[test]
+fn a_node_that_cannot_be_started_is_failed_without_a_start() {
+    let body = shell(
+        "a",
+        "rm .vizier/jobs/$VIZIER_RUN_ID-b/stdout.log && mkfifo .vizier/jobs/$VIZIER_RUN_ID-b/stdout.log",
+        &[],
+    ) + &shell("b", "true", &["a"]);
+    let repo = repo_with("ci", &template("t", &body));
+    let out = repo.vizier().args(["run", "ci"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("✘ b failed"), "{stdout}");
+    assert!(!stdout.contains("▶ b started"), "{stdout}");
+    let b = node(&manifests(&repo)[0], "b").clone();
+    assert_eq!(b["status"], "failed", "{b}");
+    assert!(b["started_at"].is_null(), "{b}");
 }
 
 /// What a crash of the machine can leave: the job record of `a` says it succeeded (the driver
