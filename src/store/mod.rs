@@ -57,7 +57,18 @@ pub struct Store {
     pub dir: PathBuf,
 }
 
-/// The metadata keys [`Store::job_record`] derives from the plan and the manifest.
+/// Whether a key of a job record's metadata came from the job (its node's metadata) rather than
+/// from what [`Store::job_record`] derives from the plan and the manifest ([`RECORD_KEYS`]). The
+/// payload references are derived as an empty list unless the job reported its own.
+fn reported(key: &str, value: &Value) -> bool {
+    match key {
+        "workflow_payload_refs" => value.as_array().is_some_and(|refs| !refs.is_empty()),
+        key => !RECORD_KEYS.contains(&key),
+    }
+}
+
+/// The metadata keys [`Store::job_record`] derives from the plan and the manifest (it writes them
+/// first, then the node's own metadata over them).
 const RECORD_KEYS: &[&str] = &[
     "workflow_run_id",
     "workflow_template_id",
@@ -551,7 +562,7 @@ impl Store {
             metadata: record
                 .metadata
                 .into_iter()
-                .filter(|(k, _)| !RECORD_KEYS.contains(&k.as_str()))
+                .filter(|(k, v)| reported(k, v))
                 .collect(),
         })
     }
@@ -881,4 +892,60 @@ pub fn check_run(plan: &Plan, m: &Manifest) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job record as a foreign or hand-edited store might hold it.
+    fn store_with_record(record: &str) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let job = store.job_dir("run-0123456789abcdef-a");
+        std::fs::create_dir_all(&job).unwrap();
+        std::fs::write(job.join("job.json"), record).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_recorded_outcome_keeps_what_the_job_reported_and_only_for_its_attempt() {
+        let record = r#"{"format_version":1,"job_id":"run-0123456789abcdef-a","status":"succeeded",
+            "exit_code":0,"started_at":"2026-01-01T00:00:00Z","finished_at":"2026-01-01T00:00:01Z",
+            "reason":"done","metadata":{"workflow_node_attempt":2,"workflow_node_outcome":"succeeded",
+            "workflow_run_id":"run-0123456789abcdef","workflow_gates":[],
+            "workflow_payload_refs":[".vizier/jobs/artifacts/data/p"],"execution_root":"."}}"#;
+        let (_dir, store) = store_with_record(record);
+        let job = "run-0123456789abcdef-a";
+        let outcome = store.recorded_outcome(job, 2).expect("attempt 2 ended");
+        assert_eq!(outcome.outcome, crate::template::Outcome::Succeeded);
+        assert_eq!(outcome.exit_code, Some(0));
+        assert_eq!(outcome.message.as_deref(), Some("done"));
+        assert_eq!(outcome.finished_at.as_deref(), Some("2026-01-01T00:00:01Z"));
+        let keys: Vec<&str> = outcome.metadata.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["execution_root", "workflow_payload_refs"]);
+        assert_eq!(store.recorded_outcome(job, 1), None, "another attempt");
+        // Derived empty payload references are not the job's.
+        let (_dir, store) =
+            store_with_record(&record.replace(r#"[".vizier/jobs/artifacts/data/p"]"#, "[]"));
+        let outcome = store.recorded_outcome(job, 2).unwrap();
+        assert!(!outcome.metadata.contains_key("workflow_payload_refs"));
+    }
+
+    #[test]
+    fn a_record_that_does_not_say_the_attempt_ended_gives_no_outcome() {
+        let job = "run-0123456789abcdef-a";
+        for record in [
+            r#"{"status":"running","metadata":{"workflow_node_attempt":1}}"#,
+            r#"{"status":"succeeded","metadata":{"workflow_node_attempt":1}}"#,
+            r#"{"status":"succeeded","metadata":{"workflow_node_outcome":"succeeded"}}"#,
+            r#"{"status":"no such status","metadata":{"workflow_node_attempt":1,"workflow_node_outcome":"succeeded"}}"#,
+            r#"{"status":"succeeded","metadata":{"workflow_node_attempt":"1","workflow_node_outcome":"succeeded"}}"#,
+            "",
+            "{",
+        ] {
+            let (_dir, store) = store_with_record(record);
+            assert_eq!(store.recorded_outcome(job, 1), None, "{record}");
+        }
+    }
 }
