@@ -744,14 +744,21 @@ mod tests {
         assert_eq!(scan(&wrong, b".vizier/"), Scan::Unsupported);
     }
 
-    #[test]
-    fn head_commit_reads_loose_packed_detached_and_worktree_heads_like_git() {
+    /// A repository on `main` with one commit of one file (`file`, holding its own name).
+    fn one_commit(file: &str, message: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         git(root, &["init", "-q", "-b", "main"]);
-        std::fs::write(root.join("a"), "a").unwrap();
+        std::fs::write(root.join(file), file).unwrap();
         git(root, &["add", "-A"]);
-        git(root, &["commit", "-q", "-m", "one"]);
+        git(root, &["commit", "-q", "-m", message]);
+        dir
+    }
+
+    #[test]
+    fn head_commit_reads_loose_packed_detached_and_worktree_heads_like_git() {
+        let dir = one_commit("a", "one");
+        let root = dir.path();
         let sha = git(root, &["rev-parse", "HEAD"]);
         let git_dir = root.join(".git");
         assert_eq!(head_commit(&git_dir).as_deref(), Some(sha.as_str()));
@@ -850,12 +857,8 @@ mod tests {
 
     #[test]
     fn head_entries_from_objects_without_the_folder_or_with_a_file_there() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = one_commit("README", "no folder");
         let root = dir.path();
-        git(root, &["init", "-q", "-b", "main"]);
-        std::fs::write(root.join("README"), "r").unwrap();
-        git(root, &["add", "-A"]);
-        git(root, &["commit", "-q", "-m", "no folder"]);
         assert_eq!(from_objects(&root.join(".git")), Some(Vec::new()));
         std::fs::write(root.join(".vizier"), "a file").unwrap();
         git(root, &["add", "-A"]);
